@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod policy;
 pub mod time;
 
 pub use error::{Error, Result};
