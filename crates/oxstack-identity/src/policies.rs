@@ -1,0 +1,133 @@
+//! The identity service's policy defaults: Keystone's secure-RBAC defaults (admin, member and
+//! reader personas at system, domain and project scope), as data.
+
+use oxstack_common::policy::RuleDefault;
+
+const ALL_SCOPES: &[&str] = &["system", "domain", "project"];
+
+macro_rules! rule {
+    ($name:literal, $check:expr, $scopes:expr, $desc:literal, [$(($m:literal, $p:literal)),* $(,)?]) => {
+        RuleDefault {
+            name: $name,
+            check_str: $check,
+            scope_types: $scopes,
+            description: $desc,
+            operations: &[$(($m, $p)),*],
+            deprecated: None,
+        }
+    };
+}
+
+const ADMIN_OR_SYSTEM_READER_OR_DOMAIN_READER: &str = "rule:admin_required or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.domain_id)s)";
+
+/// Every identity rule.
+pub const DEFAULTS: &[RuleDefault] = &[
+    RuleDefault::new("admin_required", "role:admin or is_admin:1"),
+    RuleDefault::new("service_role", "role:service"),
+    RuleDefault::new(
+        "service_or_admin",
+        "rule:admin_required or rule:service_role",
+    ),
+    RuleDefault::new("owner", "user_id:%(user_id)s"),
+    RuleDefault::new("admin_or_owner", "rule:admin_required or rule:owner"),
+    RuleDefault::new("token_subject", "user_id:%(target.token.user_id)s"),
+    RuleDefault::new(
+        "admin_or_token_subject",
+        "rule:admin_required or rule:token_subject",
+    ),
+    RuleDefault::new(
+        "service_admin_or_token_subject",
+        "rule:service_or_admin or rule:token_subject",
+    ),
+    rule!(
+        "identity:validate_token",
+        "rule:service_admin_or_token_subject",
+        ALL_SCOPES,
+        "Check a token.",
+        [("GET", "/v3/auth/tokens"), ("HEAD", "/v3/auth/tokens")]
+    ),
+    rule!(
+        "identity:revoke_token",
+        "rule:service_admin_or_token_subject",
+        ALL_SCOPES,
+        "Revoke a token.",
+        [("DELETE", "/v3/auth/tokens")]
+    ),
+    rule!(
+        "identity:get_domain",
+        "rule:admin_required or (role:reader and system_scope:all) or token.domain.id:%(target.domain.id)s or token.project.domain.id:%(target.domain.id)s",
+        ALL_SCOPES,
+        "Show domain details.",
+        [("GET", "/v3/domains/{domain_id}")]
+    ),
+    rule!(
+        "identity:list_domains",
+        "rule:admin_required or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.domain.id)s)",
+        ALL_SCOPES,
+        "List domains.",
+        [("GET", "/v3/domains")]
+    ),
+    rule!(
+        "identity:create_domain",
+        "rule:admin_required",
+        &["system", "project"],
+        "Create domain.",
+        [("POST", "/v3/domains")]
+    ),
+    rule!(
+        "identity:update_domain",
+        "rule:admin_required",
+        &["system", "project"],
+        "Update domain.",
+        [("PATCH", "/v3/domains/{domain_id}")]
+    ),
+    rule!(
+        "identity:delete_domain",
+        "rule:admin_required",
+        &["system", "project"],
+        "Delete domain.",
+        [("DELETE", "/v3/domains/{domain_id}")]
+    ),
+    rule!(
+        "identity:get_project",
+        "rule:admin_required or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.project.domain_id)s) or project_id:%(target.project.id)s",
+        ALL_SCOPES,
+        "Show project details.",
+        [("GET", "/v3/projects/{project_id}")]
+    ),
+    rule!(
+        "identity:list_projects",
+        ADMIN_OR_SYSTEM_READER_OR_DOMAIN_READER,
+        ALL_SCOPES,
+        "List projects.",
+        [("GET", "/v3/projects")]
+    ),
+    rule!(
+        "identity:create_project",
+        "rule:admin_required or (role:manager and domain_id:%(target.project.domain_id)s)",
+        ALL_SCOPES,
+        "Create project.",
+        [("POST", "/v3/projects")]
+    ),
+    rule!(
+        "identity:update_project",
+        "rule:admin_required or (role:manager and domain_id:%(target.project.domain_id)s)",
+        ALL_SCOPES,
+        "Update project.",
+        [("PATCH", "/v3/projects/{project_id}")]
+    ),
+    rule!(
+        "identity:delete_project",
+        "rule:admin_required or (role:manager and domain_id:%(target.project.domain_id)s)",
+        ALL_SCOPES,
+        "Delete project.",
+        [("DELETE", "/v3/projects/{project_id}")]
+    ),
+    rule!(
+        "identity:list_user_projects",
+        "rule:admin_required or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.user.domain_id)s) or user_id:%(target.user.id)s",
+        ALL_SCOPES,
+        "List projects for user.",
+        [("GET", "/v3/users/{user_id}/projects")]
+    ),
+];

@@ -1,0 +1,227 @@
+//! Token issue, validation, re-scoping and revocation through the HTTP API.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{ADMIN_PASSWORD, cloud, cloud_with};
+use serde_json::json;
+
+#[tokio::test]
+async fn version_discovery() {
+    let c = cloud().await;
+    let r = c.call(Method::GET, "/", None, None).await;
+    assert_eq!(r.status, StatusCode::MULTIPLE_CHOICES);
+    assert_eq!(r.body["versions"]["values"][0]["id"], "v3.14");
+    let r = c.call(Method::GET, "/v3", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["version"]["status"], "stable");
+    assert!(
+        r.header("x-openstack-request-id")
+            .is_some_and(|v| v.starts_with("req-"))
+    );
+}
+
+#[tokio::test]
+async fn project_token_carries_roles_and_catalog() {
+    let c = cloud().await;
+    let r = c
+        .try_password_token(
+            "admin",
+            ADMIN_PASSWORD,
+            Some(json!({"project": {"name": "admin", "domain": {"name": "Default"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let t = &r.body["token"];
+    let mut roles: Vec<&str> = t["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    roles.sort();
+    assert_eq!(
+        roles,
+        ["admin", "member", "reader"],
+        "implied roles are included"
+    );
+    assert_eq!(t["project"]["name"], "admin");
+    assert_eq!(t["catalog"][0]["type"], "identity");
+    assert_eq!(t["methods"], json!(["password"]));
+    assert!(t["expires_at"].as_str().expect("expiry").ends_with('Z'));
+}
+
+#[tokio::test]
+async fn bad_credentials_are_401_with_one_message() {
+    let c = cloud().await;
+    let wrong = c.try_password_token("admin", "nope", None).await;
+    let missing = c.try_password_token("nobody", "nope", None).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong.body, missing.body,
+        "nothing tells whether the user exists"
+    );
+    assert_eq!(wrong.body["error"]["code"], 401);
+    assert!(wrong.header("www-authenticate").is_some());
+}
+
+#[tokio::test]
+async fn malformed_auth_bodies_are_400() {
+    let c = cloud().await;
+    for body in [
+        json!({}),
+        json!({"auth": {}}),
+        json!({"auth": {"identity": {"methods": "password"}}}),
+        json!({"auth": {"identity": {"methods": ["password"]}}}),
+    ] {
+        let r = c
+            .call(Method::POST, "/v3/auth/tokens", None, Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+        assert_eq!(r.body["error"]["code"], 400);
+    }
+}
+
+#[tokio::test]
+async fn validate_head_and_revoke() {
+    let c = cloud().await;
+    let subject = c
+        .password_token(
+            "admin",
+            ADMIN_PASSWORD,
+            Some(json!({"system": {"all": true}})),
+        )
+        .await;
+    let hdr = [("x-subject-token", subject.as_str())];
+    let r = c
+        .call_with(
+            Method::GET,
+            "/v3/auth/tokens",
+            Some(&c.admin_token),
+            None,
+            &hdr,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["token"]["system"], json!({"all": true}));
+    assert_eq!(r.header("x-subject-token"), Some(subject.as_str()));
+    let r = c
+        .call_with(
+            Method::HEAD,
+            "/v3/auth/tokens",
+            Some(&c.admin_token),
+            None,
+            &hdr,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = c
+        .call_with(
+            Method::DELETE,
+            "/v3/auth/tokens",
+            Some(&c.admin_token),
+            None,
+            &hdr,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = c
+        .call_with(
+            Method::GET,
+            "/v3/auth/tokens",
+            Some(&c.admin_token),
+            None,
+            &hdr,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c
+        .call(Method::GET, "/v3/projects", Some(&subject), None)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token no longer authenticates"
+    );
+    let r = c
+        .call(Method::GET, "/v3/projects", Some("garbage"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rescope_with_token_method_keeps_expiry_and_chains_audit_ids() {
+    let c = cloud().await;
+    let unscoped = c.password_token("admin", ADMIN_PASSWORD, None).await;
+    let body = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": unscoped}}, "scope": {"domain": {"id": "default"}}}});
+    let r = c
+        .call(Method::POST, "/v3/auth/tokens", None, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let t = &r.body["token"];
+    assert_eq!(t["domain"]["id"], "default");
+    assert_eq!(t["audit_ids"].as_array().expect("ids").len(), 2);
+    assert!(
+        t["methods"]
+            .as_array()
+            .expect("methods")
+            .iter()
+            .any(|m| m == "token")
+    );
+}
+
+#[tokio::test]
+async fn scope_without_roles_is_401() {
+    let c = cloud().await;
+    let r = c
+        .admin(
+            Method::POST,
+            "/v3/projects",
+            Some(json!({"project": {"name": "empty"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = c
+        .try_password_token(
+            "admin",
+            ADMIN_PASSWORD,
+            Some(json!({"project": {"name": "empty", "domain": {"id": "default"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn lockout_after_failures() {
+    let c = cloud_with(|cfg| cfg.lockout_failure_attempts = 2).await;
+    for _ in 0..2 {
+        assert_eq!(
+            c.try_password_token("admin", "bad", None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = c.try_password_token("admin", ADMIN_PASSWORD, None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "locked out even with the right password"
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("locked")
+    );
+}
+
+#[tokio::test]
+async fn auth_catalog_projects_and_system() {
+    let c = cloud().await;
+    let r = c.admin(Method::GET, "/v3/auth/catalog", None).await;
+    assert_eq!(r.body["catalog"][0]["name"], "keystone");
+    let r = c.admin(Method::GET, "/v3/auth/projects", None).await;
+    assert_eq!(r.body["projects"][0]["name"], "admin");
+    let r = c.admin(Method::GET, "/v3/auth/system", None).await;
+    assert_eq!(r.body["system"], json!([{"all": true}]));
+}

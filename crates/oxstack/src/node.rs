@@ -1,0 +1,379 @@
+//! Running a node: opening the infrastructure seams, migrating, bootstrapping, binding the
+//! services' listeners and serving until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxstack_common::cache::{Cache, InProcessCache};
+use oxstack_common::config::LogConfig;
+use oxstack_common::db::Db;
+use oxstack_common::http::{ErrorStyle, Stack};
+use oxstack_common::metrics::Metrics;
+use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::CliError;
+use crate::config::{Config, ServiceName};
+use crate::files::{self, ClientFiles};
+
+pub fn init_logging(cfg: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cfg.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Creates the data dir if needed and proves it writable.
+fn prepare_data_dir(dir: &Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::failed(&format!("data dir {} cannot be created", dir.display()), e)
+    })?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok")
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| CliError::failed(&format!("data dir {} is not writable", dir.display()), e))
+}
+
+async fn connect(cfg: &Config) -> Result<Db, CliError> {
+    Db::connect(&cfg.database_url(), cfg.database.max_connections)
+        .await
+        .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))
+}
+
+async fn migrate_all(db: &Db) -> Result<(), CliError> {
+    let n = db
+        .migrate("identity", oxstack_identity::MIGRATIONS)
+        .await
+        .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))?;
+    if n > 0 {
+        tracing::info!(applied = n, "database migrated");
+    }
+    Ok(())
+}
+
+async fn open_identity(cfg: &Config, db: Db, cache: Arc<dyn Cache>) -> Result<Identity, CliError> {
+    Identity::open(IdentityOptions {
+        config: cfg.identity.clone(),
+        fernet_key_dir: cfg.fernet_key_dir(),
+        credential_key_dir: cfg.credential_key_dir(),
+        db,
+        cache,
+        public_url: cfg.public_url(ServiceName::Identity),
+    })
+    .await
+    .map_err(|e| {
+        CliError::failed(
+            "identity service cannot start",
+            oxstack_common::http::error_chain(&e),
+        )
+    })
+}
+
+fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
+    cfg.services
+        .iter()
+        .map(|s| match s {
+            ServiceName::Identity => CatalogEntry {
+                service_type: "identity".into(),
+                name: "keystone".into(),
+                url: format!("{}/v3", cfg.public_url(ServiceName::Identity)),
+            },
+        })
+        .collect()
+}
+
+/// The admin password: configured, else the one written on first run, else a new one.
+fn admin_password(cfg: &Config) -> Result<String, CliError> {
+    if let Some(p) = &cfg.identity.admin_password {
+        return Ok(p.clone());
+    }
+    let path = cfg.data_dir.join("admin-password");
+    match std::fs::read_to_string(&path) {
+        Ok(p) if !p.trim().is_empty() => Ok(p.trim().to_string()),
+        _ => {
+            let p = oxstack_identity::generate_secret(24);
+            files::write_private(&path, &format!("{p}\n"))
+                .map_err(|e| CliError::failed(&format!("cannot write {}", path.display()), e))?;
+            Ok(p)
+        }
+    }
+}
+
+async fn bootstrap_with(cfg: &Config, identity: &Identity) -> Result<(), CliError> {
+    let password = admin_password(cfg)?;
+    identity
+        .bootstrap(&BootstrapSpec {
+            admin_password: password.clone(),
+            region: cfg.identity.region.clone(),
+            catalog: catalog(cfg),
+        })
+        .await
+        .map_err(|e| CliError::failed("bootstrap failed", oxstack_common::http::error_chain(&e)))?;
+    let auth_url = format!("{}/v3", cfg.public_url(ServiceName::Identity));
+    let client = ClientFiles {
+        auth_url: &auth_url,
+        region: &cfg.identity.region,
+        password: &password,
+    };
+    for (name, text) in [
+        ("clouds.yaml", client.clouds_yaml()),
+        ("admin-openrc.sh", client.openrc()),
+    ] {
+        let path = cfg.data_dir.join(name);
+        files::write_private(&path, &text)
+            .map_err(|e| CliError::failed(&format!("cannot write {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+pub async fn migrate(cfg: &Config) -> Result<(), CliError> {
+    prepare_data_dir(&cfg.data_dir)?;
+    let db = connect(cfg).await?;
+    migrate_all(&db).await?;
+    db.close().await;
+    println!("database is up to date");
+    Ok(())
+}
+
+pub async fn bootstrap(cfg: &Config) -> Result<(), CliError> {
+    prepare_data_dir(&cfg.data_dir)?;
+    fernet_setup(cfg)?;
+    let db = connect(cfg).await?;
+    migrate_all(&db).await?;
+    let identity = open_identity(cfg, db.clone(), Arc::new(InProcessCache::default())).await?;
+    bootstrap_with(cfg, &identity).await?;
+    db.close().await;
+    println!(
+        "bootstrap complete; credentials in {}",
+        cfg.data_dir.join("clouds.yaml").display()
+    );
+    Ok(())
+}
+
+pub fn fernet_setup(cfg: &Config) -> Result<(), CliError> {
+    for dir in [cfg.fernet_key_dir(), cfg.credential_key_dir()] {
+        oxstack_identity::token::keys::setup(&dir)
+            .map_err(|e| CliError::failed(&format!("key repository {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+pub fn fernet_rotate(cfg: &Config) -> Result<(), CliError> {
+    let dir = cfg.fernet_key_dir();
+    oxstack_identity::token::keys::rotate(&dir, cfg.identity.max_active_keys as usize)
+        .map_err(|e| CliError::failed(&format!("key repository {}", dir.display()), e))?;
+    println!("rotated the keys in {}", dir.display());
+    Ok(())
+}
+
+async fn bind(
+    cfg: &Config,
+    services: &[ServiceName],
+) -> Result<Vec<(ServiceName, TcpListener)>, CliError> {
+    let mut out = Vec::new();
+    for &s in services {
+        let addr = SocketAddr::new(cfg.server.bind_host, cfg.port(s));
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| CliError::failed(&format!("{} cannot listen on {addr}", s.as_str()), e))?;
+        out.push((s, l));
+    }
+    Ok(out)
+}
+
+/// Everything that must succeed before serving; on failure a data dir created by this run
+/// is removed again, so nothing half-created is left behind.
+async fn start(
+    cfg: &Config,
+    services: &[ServiceName],
+    bootstrap: bool,
+) -> Result<Running, CliError> {
+    let listeners = bind(cfg, services).await?;
+    let fresh = !cfg.data_dir.exists();
+    let result = async {
+        prepare_data_dir(&cfg.data_dir)?;
+        fernet_setup(cfg)?;
+        let db = connect(cfg).await?;
+        migrate_all(&db).await?;
+        let cache: Arc<dyn Cache> = Arc::new(InProcessCache::default());
+        let identity = open_identity(cfg, db.clone(), cache).await?;
+        if bootstrap {
+            bootstrap_with(cfg, &identity).await?;
+        }
+        Ok::<_, CliError>((db, identity))
+    }
+    .await;
+    let (db, identity) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            if fresh {
+                let _ = std::fs::remove_dir_all(&cfg.data_dir);
+            }
+            return Err(e);
+        }
+    };
+    let stack = Stack {
+        metrics: Metrics::default(),
+        max_body_bytes: cfg.server.max_body_bytes,
+        auth: Some(identity.validator()),
+        identity_url: Some(cfg.public_url(ServiceName::Identity)),
+    };
+    let routers = listeners
+        .into_iter()
+        .map(|(s, l)| {
+            let router = match s {
+                ServiceName::Identity => {
+                    stack.wrap("identity", ErrorStyle::Keystone, identity.router())
+                }
+            };
+            (s, l, router)
+        })
+        .collect();
+    Ok(Running { db, routers })
+}
+
+struct Running {
+    db: Db,
+    routers: Vec<(ServiceName, TcpListener, axum::Router)>,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn run(cfg: &Config, running: Running) -> Result<(), CliError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (s, listener, router) in running.routers {
+        let mut rx = stop_rx.clone();
+        let addr = listener.local_addr().ok();
+        tracing::info!(service = s.as_str(), ?addr, "listening");
+        tasks.spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|v| *v).await;
+            };
+            (s, oxstack_common::http::serve(listener, router, stop).await)
+        });
+    }
+    println!("oxstack is ready");
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+        Some(r) = tasks.join_next() => {
+            let _ = stop_tx.send(true);
+            return Err(CliError::failed("a service stopped unexpectedly", format!("{r:?}")));
+        }
+    }
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_secs(cfg.server.shutdown_grace_secs);
+    if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within the grace period");
+    }
+    running.db.close().await;
+    Ok(())
+}
+
+pub async fn up(cfg: Config) -> Result<(), CliError> {
+    let services = cfg.services.clone();
+    let running = start(&cfg, &services, true).await?;
+    let clouds = cfg.data_dir.join("clouds.yaml");
+    println!(
+        "oxstack all-in-one: identity at {}/v3\n\
+         admin credentials: {}\n\
+         use them:  export OS_CLIENT_CONFIG_FILE={} OS_CLOUD=oxstack; openstack token issue\n\
+         or:        . {}",
+        cfg.public_url(ServiceName::Identity),
+        cfg.data_dir.join("admin-password").display(),
+        clouds.display(),
+        cfg.data_dir.join("admin-openrc.sh").display(),
+    );
+    run(&cfg, running).await
+}
+
+pub async fn serve(cfg: Config, services: Vec<ServiceName>) -> Result<(), CliError> {
+    let running = start(&cfg, &services, false).await?;
+    run(&cfg, running).await
+}
+
+pub async fn doctor(cfg: &Config) -> Result<(), CliError> {
+    let mut failures = 0;
+    let mut report = |name: &str, r: Result<String, String>| match r {
+        Ok(m) => println!("ok    {name}: {m}"),
+        Err(m) => {
+            failures += 1;
+            println!("FAIL  {name}: {m}")
+        }
+    };
+    report("configuration", Ok("parsed".into()));
+    report(
+        "data dir",
+        prepare_data_dir(&cfg.data_dir)
+            .map(|_| format!("{} is writable", cfg.data_dir.display()))
+            .map_err(|e| e.to_string()),
+    );
+    match connect(cfg).await {
+        Ok(db) => {
+            report("database", Ok(format!("{:?} reachable", db.engine())));
+            let pending = db.pending("identity", oxstack_identity::MIGRATIONS).await;
+            report(
+                "migrations",
+                match pending {
+                    Ok(p) if p.is_empty() => Ok("up to date".into()),
+                    Ok(p) => Err(format!(
+                        "identity has {} pending (run `oxstack db migrate`)",
+                        p.len()
+                    )),
+                    Err(e) => Err(e.to_string()),
+                },
+            );
+            db.close().await;
+        }
+        Err(e) => report("database", Err(e.to_string())),
+    }
+    for &s in &cfg.services {
+        let addr = SocketAddr::new(cfg.server.bind_host, cfg.port(s));
+        report(
+            &format!("port {}", s.as_str()),
+            match std::net::TcpListener::bind(addr) {
+                Ok(_) => Ok(format!("{addr} is free")),
+                Err(e) => Err(format!("{addr}: {e}")),
+            },
+        );
+    }
+    let keys = cfg.fernet_key_dir();
+    report(
+        "fernet keys",
+        oxstack_identity::token::keys::load(&keys)
+            .map(|_| format!("{} loads", keys.display()))
+            .map_err(|e| format!("{}: {e}", keys.display())),
+    );
+    if failures > 0 {
+        return Err(CliError::Failed(format!("{failures} check(s) failed")));
+    }
+    Ok(())
+}
