@@ -60,20 +60,22 @@ async fn issue(
     ))
 }
 
+/// The subject token's user id and body, after the caller passed `identity:validate_token`.
 async fn validated(
     app: &crate::app::App,
     ctx: &RequestContext,
     headers: &HeaderMap,
-) -> Result<(String, crate::app::TokenData)> {
+    with_catalog: bool,
+) -> Result<(String, Value)> {
     ctx.require_auth()?;
     let token = subject(headers)?;
-    let data = app.validate_subject(&token).await?;
+    let (user_id, body) = app.subject_body(&token, with_catalog).await?;
     app.authorize(
         ctx,
         "identity:validate_token",
-        &json!({"token": {"user_id": data.user.id}}),
+        &json!({"token": {"user_id": user_id}}),
     )?;
-    Ok((token, data))
+    Ok((token, body))
 }
 
 async fn validate(
@@ -82,18 +84,19 @@ async fn validate(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    let (token, data) = validated(&app, &ctx, &headers).await?;
-    let body = app.token_body(&data, !q.contains_key("nocatalog")).await?;
+    let (token, body) = validated(&app, &ctx, &headers, !q.contains_key("nocatalog")).await?;
     Ok(with_subject(axum::Json(body).into_response(), &token))
 }
 
 async fn check(State(app): AppState, ctx: RequestContext, headers: HeaderMap) -> Result<Response> {
-    let (token, _) = validated(&app, &ctx, &headers).await?;
+    let (token, _) = validated(&app, &ctx, &headers, false).await?;
     Ok(with_subject(StatusCode::OK.into_response(), &token))
 }
 
 async fn revoke(State(app): AppState, ctx: RequestContext, headers: HeaderMap) -> Result<Response> {
-    let (token, data) = validated(&app, &ctx, &headers).await?;
+    ctx.require_auth()?;
+    let token = subject(&headers)?;
+    let data = app.validate_subject(&token).await?;
     app.authorize(
         &ctx,
         "identity:revoke_token",

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use oxstack_common::context::{AuthInfo, RoleRef};
 use oxstack_common::{Error, Result};
@@ -556,18 +557,21 @@ impl App {
         .await
     }
 
-    /// Validation for other services (the auth middleware): cached by token digest until a
-    /// revocation changes the epoch.
-    pub async fn validate_for_middleware(&self, token: &str) -> Result<AuthInfo> {
+    /// The cache key of `kind` facts about `token`: the token's digest under the current
+    /// revocation epoch, so any revocation or change drops every entry at once.
+    async fn cache_key(&self, kind: &str, token: &str) -> String {
         let epoch = self.cache.get(EPOCH_KEY).await.unwrap_or_default();
-        let mut h = Sha256::new();
-        h.update(token.as_bytes());
-        let digest =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize().as_slice());
-        let key = format!(
-            "identity:token:{}:{digest}",
+        let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()).as_slice());
+        format!(
+            "identity:{kind}:{}:{digest}",
             String::from_utf8_lossy(&epoch)
-        );
+        )
+    }
+
+    /// Validation for other services (the auth middleware): cached by token digest until a
+    /// revocation changes the epoch, and never past the token's expiry.
+    pub async fn validate_for_middleware(&self, token: &str) -> Result<AuthInfo> {
+        let key = self.cache_key("auth", token).await;
         if let Some(bytes) = self.cache.get(&key).await
             && let Ok(info) = serde_json::from_slice::<AuthInfo>(&bytes)
         {
@@ -579,11 +583,49 @@ impl App {
         let data = self.validate(token).await?;
         let info = auth_info(&data);
         if let Ok(bytes) = serde_json::to_vec(&info) {
-            self.cache
-                .set(&key, bytes, Duration::from_secs(self.config.cache_ttl_secs))
-                .await;
+            self.cache.set(&key, bytes, self.cache_ttl(&data)).await;
         }
         Ok(info)
+    }
+
+    fn cache_ttl(&self, data: &TokenData) -> Duration {
+        let left = (data.payload.expires_at - oxstack_common::time::now())
+            .num_seconds()
+            .max(0) as u64;
+        Duration::from_secs(self.config.cache_ttl_secs.min(left))
+    }
+
+    /// `GET /v3/auth/tokens`: the subject token's user id and rendered body, cached like
+    /// [`Self::validate_for_middleware`]; an invalid subject token is 404.
+    pub async fn subject_body(&self, token: &str, with_catalog: bool) -> Result<(String, Value)> {
+        let key = self
+            .cache_key(
+                if with_catalog {
+                    "body"
+                } else {
+                    "body-nocatalog"
+                },
+                token,
+            )
+            .await;
+        if let Some(bytes) = self.cache.get(&key).await
+            && let Ok((user_id, expires_at, body)) =
+                serde_json::from_slice::<(String, i64, Value)>(&bytes)
+            && expires_at > oxstack_common::time::now().timestamp_micros()
+        {
+            return Ok((user_id, body));
+        }
+        let data = self.validate_subject(token).await?;
+        let body = self.token_body(&data, with_catalog).await?;
+        let entry = (
+            &data.user.id,
+            data.payload.expires_at.timestamp_micros(),
+            &body,
+        );
+        if let Ok(bytes) = serde_json::to_vec(&entry) {
+            self.cache.set(&key, bytes, self.cache_ttl(&data)).await;
+        }
+        Ok((data.user.id, body))
     }
 
     /// The token body Keystone returns for issue and validate.
