@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, FromRow};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Connection, Executor, FromRow};
 
 /// Which SQL engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +104,15 @@ impl Db {
             url: redacted.clone(),
             source,
         })?;
+        // One plain attempt first: the pool would retry an unreachable server until its
+        // acquire timeout, and start-up should fail at once with the real reason.
+        let probe = sqlx::AnyConnection::connect_with(&opts)
+            .await
+            .map_err(|source| DbError::Connect {
+                url: redacted.clone(),
+                source,
+            })?;
+        let _ = probe.close().await;
         let max = match (max_connections, engine) {
             (0, Engine::Sqlite) => 8,
             (0, _) => 16,
