@@ -2,7 +2,9 @@
 //! nothing itself: it parses, calls one [`App`] method (which authorizes) and renders.
 
 mod auth;
+mod groups;
 mod projects;
+mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +29,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/", get(version))
         .merge(auth::routes())
         .merge(projects::routes())
+        .merge(users::routes())
+        .merge(groups::routes())
         .with_state(app)
 }
 

@@ -2,8 +2,10 @@
 //! every resource. Handlers call one method here; this layer calls the store.
 
 mod assignments;
+mod groups;
 mod resources;
 pub mod tokens;
+mod users;
 
 use std::sync::{Arc, RwLock};
 
@@ -19,6 +21,7 @@ use crate::token::keys::Keys;
 
 pub use assignments::{EffectiveRoles, Target};
 pub use tokens::{AuthRequest, IssuedToken, TokenData};
+pub use users::UserQuery;
 
 /// The identity application.
 #[derive(Debug)]

@@ -119,7 +119,7 @@ impl App {
         Ok(self.store.user_get_by_name(&domain.id, name).await?)
     }
 
-    fn locked_out(&self, user: &User) -> bool {
+    pub(super) fn locked_out(&self, user: &User) -> bool {
         let n = self.config.lockout_failure_attempts;
         if n == 0 || user.failed_auth_count < i64::from(n) {
             return false;
