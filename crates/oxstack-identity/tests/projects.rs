@@ -156,3 +156,49 @@ async fn requests_without_a_token_are_401_and_bad_bodies_400() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_member_reads_its_own_project_and_domain_only() {
+    let c = cloud().await;
+    let (_, project, token) = common::member(&c, "bob", "bob-password-1").await;
+    let other = common::create_project(&c, "other").await;
+    let r = c
+        .call(
+            Method::GET,
+            &format!("/v3/projects/{project}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = c
+        .call(
+            Method::GET,
+            &format!("/v3/projects/{other}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.body["error"]["message"],
+        "You are not authorized to perform the requested action: identity:get_project."
+    );
+    let r = c
+        .call(Method::GET, "/v3/domains/default", Some(&token), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    for (method, path) in [(Method::GET, "/v3/projects"), (Method::GET, "/v3/domains")] {
+        let r = c.call(method, path, Some(&token), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = c
+        .call(
+            Method::POST,
+            "/v3/projects",
+            Some(&token),
+            Some(json!({"project": {"name": "x"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

@@ -6,64 +6,8 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{TestCloud, cloud};
-use oxstack_identity::model::{Assignment, AssignmentKind};
-use oxstack_identity::store::Store;
+use common::{TestCloud, cloud, create_project, create_user, grant_member, member};
 use serde_json::{Value, json};
-
-/// Creates a user through the API; returns its view.
-async fn create_user(c: &TestCloud, body: Value) -> Value {
-    let r = c
-        .admin(Method::POST, "/v3/users", Some(json!({ "user": body })))
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    r.body["user"].clone()
-}
-
-/// A new project; returns its id.
-async fn create_project(c: &TestCloud, name: &str) -> String {
-    let r = c
-        .admin(
-            Method::POST,
-            "/v3/projects",
-            Some(json!({"project": {"name": name}})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-    r.body["project"]["id"].as_str().expect("id").to_string()
-}
-
-/// Gives `user_id` the member role on `project_id` directly in the store.
-async fn grant_member(c: &TestCloud, user_id: &str, project_id: &str) {
-    let store = Store::new(c.db.clone());
-    let role = store
-        .role_get_by_name("member", None)
-        .await
-        .expect("store")
-        .expect("bootstrap made the member role");
-    store
-        .assignment_create(&Assignment {
-            kind: AssignmentKind::UserProject,
-            actor_id: user_id.into(),
-            target_id: project_id.into(),
-            role_id: role.id,
-            inherited: false,
-        })
-        .await
-        .expect("assignment");
-}
-
-/// A non-admin user with the member role on a new project: `(user id, project id, token)`.
-async fn member(c: &TestCloud, name: &str, password: &str) -> (String, String, String) {
-    let u = create_user(c, json!({"name": name, "password": password})).await;
-    let id = u["id"].as_str().expect("id").to_string();
-    let project = create_project(c, &format!("{name}-project")).await;
-    grant_member(c, &id, &project).await;
-    let token = c
-        .password_token(name, password, Some(json!({"project": {"id": project}})))
-        .await;
-    (id, project, token)
-}
 
 /// Waits past the current second: Fernet issue times are whole seconds, so a revocation
 /// covers every token issued in its second.

@@ -73,7 +73,7 @@ async fn validated(
     app.authorize(
         ctx,
         "identity:validate_token",
-        &json!({"token": {"user_id": user_id}}),
+        &json!({"target": {"token": {"user_id": user_id}}}),
     )?;
     Ok((token, body))
 }
@@ -100,7 +100,7 @@ async fn revoke(State(app): AppState, ctx: RequestContext, headers: HeaderMap) -
     app.authorize(
         &ctx,
         "identity:revoke_token",
-        &json!({"token": {"user_id": data.user.id}}),
+        &json!({"target": {"token": {"user_id": data.user.id}}}),
     )?;
     app.revoke_token(&token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -72,7 +72,7 @@ async fn domain_show(
     app.authorize(
         &ctx,
         "identity:get_domain",
-        &json!({"domain": {"id": d.id}}),
+        &json!({"target": {"domain": {"id": d.id}}}),
     )?;
     Ok(one("domain", app.domain_view(&d)))
 }

@@ -152,7 +152,11 @@ impl App {
         ctx: &RequestContext,
         body: &Map<String, Value>,
     ) -> Result<Project> {
-        self.authorize(ctx, "identity:create_domain", &json!({"domain": body}))?;
+        self.authorize(
+            ctx,
+            "identity:create_domain",
+            &json!({"target": {"domain": body}}),
+        )?;
         let name = opt_str(body, "name")?
             .ok_or_else(|| invalid("name", "'name' is a required property"))?;
         check_name(&name)?;
@@ -184,7 +188,7 @@ impl App {
         self.authorize(
             ctx,
             "identity:update_domain",
-            &json!({"domain": {"id": d.id}}),
+            &json!({"target": {"domain": {"id": d.id}}}),
         )?;
         if let Some(n) = opt_str(body, "name")? {
             check_name(&n)?;
@@ -219,7 +223,7 @@ impl App {
         self.authorize(
             ctx,
             "identity:delete_domain",
-            &json!({"domain": {"id": d.id}}),
+            &json!({"target": {"domain": {"id": d.id}}}),
         )?;
         if d.enabled {
             return Err(Error::forbidden(
@@ -329,7 +333,7 @@ impl App {
         self.authorize(
             ctx,
             "identity:create_project",
-            &json!({"project": {"domain_id": domain_id, "parent_id": parent_id}}),
+            &json!({"target": {"project": {"domain_id": domain_id, "parent_id": parent_id}}}),
         )?;
         let domain = self
             .store
@@ -362,7 +366,7 @@ impl App {
         self.authorize(
             ctx,
             "identity:get_project",
-            &json!({"project": {"id": p.id, "domain_id": p.domain_id}}),
+            &json!({"target": {"project": {"id": p.id, "domain_id": p.domain_id}}}),
         )?;
         Ok(p)
     }
@@ -377,7 +381,7 @@ impl App {
         self.authorize(
             ctx,
             "identity:update_project",
-            &json!({"project": {"id": p.id, "domain_id": p.domain_id}}),
+            &json!({"target": {"project": {"id": p.id, "domain_id": p.domain_id}}}),
         )?;
         if body
             .get("domain_id")
@@ -438,7 +442,7 @@ impl App {
         self.authorize(
             ctx,
             "identity:delete_project",
-            &json!({"project": {"id": p.id, "domain_id": p.domain_id}}),
+            &json!({"target": {"project": {"id": p.id, "domain_id": p.domain_id}}}),
         )?;
         if self.store.project_has_children(&p.id).await? {
             return Err(Error::forbidden(format!(
@@ -459,7 +463,12 @@ impl App {
         self.authorize(
             ctx,
             "identity:list_projects",
-            &json!({"domain_id": f.domain_id}),
+            // No domain filter, no domain in the target: a null would match a token without
+            // a domain.
+            &match &f.domain_id {
+                Some(d) => json!({"target": {"domain_id": d}}),
+                None => json!({}),
+            },
         )?;
         f.is_domain = Some(f.is_domain.unwrap_or(false));
         Ok(self.store.project_list(&f).await?)

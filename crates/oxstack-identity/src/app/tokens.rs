@@ -482,9 +482,9 @@ impl App {
     async fn is_revoked(&self, p: &TokenPayload, issued_at: DateTime<Utc>) -> Result<bool> {
         let horizon = issued_at.timestamp_micros() - 1_000_000;
         let events = self.store.revocation_list_since(horizon).await?;
-        // Fernet tokens carry their issue time in whole seconds: a token issued in the same
-        // second as a revocation survives it (TODO-security: sub-second issue times would
-        // need a payload Keystone cannot read).
+        // Fernet tokens carry their issue time in whole seconds, so revocations reach to the
+        // end of their second (as in Keystone): a token issued later in that second is
+        // revoked too, and clients wait a second after e.g. a password change.
         let issued = issued_at.timestamp();
         let (project_id, app_cred_id) = match &p.scope {
             Scope::Project(id) => (Some(id.as_str()), None),
@@ -520,7 +520,8 @@ impl App {
         event.id = super::new_id();
         event.revoked_at = now;
         if event.issued_before == 0 {
-            event.issued_before = now;
+            // The end of this second: token issue times are whole seconds (see is_revoked).
+            event.issued_before = (now / 1_000_000 + 1) * 1_000_000;
         }
         self.store.revocation_create(&event).await?;
         self.invalidate_tokens().await;
