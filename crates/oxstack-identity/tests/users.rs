@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{TestCloud, cloud, create_project, create_user, grant_member, member};
+use common::{cloud, create_project, create_user, grant_member, member};
 use serde_json::{Value, json};
 
 /// Waits past the current second: Fernet issue times are whole seconds, so a revocation
