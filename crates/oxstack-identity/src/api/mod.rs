@@ -1,8 +1,10 @@
 //! The Keystone v3 HTTP API: routes, request parsing and rendering. Each handler checks
 //! nothing itself: it parses, calls one [`App`] method (which authorizes) and renders.
 
+mod assignments;
 mod auth;
 mod projects;
+mod roles;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +29,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/", get(version))
         .merge(auth::routes())
         .merge(projects::routes())
+        .merge(roles::routes())
+        .merge(assignments::routes())
         .with_state(app)
 }
 

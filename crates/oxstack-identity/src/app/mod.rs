@@ -2,7 +2,9 @@
 //! every resource. Handlers call one method here; this layer calls the store.
 
 mod assignments;
+pub mod grants;
 mod resources;
+pub mod roles;
 pub mod tokens;
 
 use std::sync::{Arc, RwLock};
