@@ -65,7 +65,7 @@ impl Identity {
             unscoped_is_project: true,
             ..EnforcerConfig::default()
         };
-        let policy = Enforcer::with_overrides(policies::DEFAULTS, &overrides, config)
+        let policy = Enforcer::with_overrides(&policies::all(), &overrides, config)
             .map_err(|e| Error::internal("policy", e))?
             .with_forbidden_message(|rule| {
                 format!("You are not authorized to perform the requested action: {rule}.")

@@ -266,3 +266,335 @@ pub const DEFAULTS: &[RuleDefault] = &[
         [("PUT", "/v3/groups/{group_id}/users/{user_id}")]
     ),
 ];
+
+/// `(role:R and <actor domain> and <target domain>)` for every actor/target pair, as
+/// Keystone's grant policies spell it.
+macro_rules! grants_domain {
+    ($role:literal) => {
+        concat!(
+            "(role:", $role, " and domain_id:%(target.user.domain_id)s and domain_id:%(target.project.domain_id)s) or ",
+            "(role:", $role, " and domain_id:%(target.user.domain_id)s and domain_id:%(target.domain.id)s) or ",
+            "(role:", $role, " and domain_id:%(target.group.domain_id)s and domain_id:%(target.project.domain_id)s) or ",
+            "(role:", $role, " and domain_id:%(target.group.domain_id)s and domain_id:%(target.domain.id)s)"
+        )
+    };
+}
+
+const ADMIN_OR_SYSTEM_READER: &str = "rule:admin_required or (role:reader and system_scope:all)";
+const SYSTEM_AND_PROJECT: &[&str] = &["system", "project"];
+
+/// The operations of one grant rule: every grant path, with each of `$m`.
+macro_rules! grant_ops {
+    ($($m:literal),+) => {
+        &[$(
+            ($m, "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"),
+            ($m, "/v3/projects/{project_id}/groups/{group_id}/roles/{role_id}"),
+            ($m, "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}"),
+            ($m, "/v3/domains/{domain_id}/groups/{group_id}/roles/{role_id}"),
+            ($m, "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
+            ($m, "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
+            ($m, "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
+            ($m, "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
+        )+]
+    };
+}
+
+/// Roles, implied roles, grants and role assignments (Keystone's `role.py`,
+/// `implied_role.py`, `grant.py` and `role_assignment.py`).
+pub const ROLE_DEFAULTS: &[RuleDefault] = &[
+    RuleDefault::new(
+        "domain_managed_target_role",
+        "'manager':%(target.role.name)s or 'member':%(target.role.name)s or 'reader':%(target.role.name)s",
+    ),
+    rule!(
+        "identity:get_role",
+        "(rule:admin_required or (role:reader and system_scope:all)) or (role:manager and rule:domain_managed_target_role)",
+        ALL_SCOPES,
+        "Show role details.",
+        [
+            ("GET", "/v3/roles/{role_id}"),
+            ("HEAD", "/v3/roles/{role_id}")
+        ]
+    ),
+    rule!(
+        "identity:list_roles",
+        "(rule:admin_required or (role:reader and system_scope:all)) or (role:manager and not domain_id:None)",
+        ALL_SCOPES,
+        "List roles.",
+        [("GET", "/v3/roles"), ("HEAD", "/v3/roles")]
+    ),
+    rule!(
+        "identity:create_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Create role.",
+        [("POST", "/v3/roles")]
+    ),
+    rule!(
+        "identity:update_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Update role.",
+        [("PATCH", "/v3/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:delete_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Delete role.",
+        [("DELETE", "/v3/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:get_domain_role",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Show domain role.",
+        [
+            ("GET", "/v3/roles/{role_id}"),
+            ("HEAD", "/v3/roles/{role_id}")
+        ]
+    ),
+    rule!(
+        "identity:list_domain_roles",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List domain roles.",
+        [
+            ("GET", "/v3/roles?domain_id={domain_id}"),
+            ("HEAD", "/v3/roles?domain_id={domain_id}")
+        ]
+    ),
+    rule!(
+        "identity:create_domain_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Create domain role.",
+        [("POST", "/v3/roles")]
+    ),
+    rule!(
+        "identity:update_domain_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Update domain role.",
+        [("PATCH", "/v3/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:delete_domain_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Delete domain role.",
+        [("DELETE", "/v3/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:get_implied_role",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Get information about an association between two roles.",
+        [("GET", "/v3/roles/{prior_role_id}/implies/{implied_role_id}")]
+    ),
+    rule!(
+        "identity:list_implied_roles",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List the roles a prior role implies.",
+        [
+            ("GET", "/v3/roles/{prior_role_id}/implies"),
+            ("HEAD", "/v3/roles/{prior_role_id}/implies")
+        ]
+    ),
+    rule!(
+        "identity:create_implied_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Create an association between two roles.",
+        [("PUT", "/v3/roles/{prior_role_id}/implies/{implied_role_id}")]
+    ),
+    rule!(
+        "identity:delete_implied_role",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Delete the association between two roles.",
+        [(
+            "DELETE",
+            "/v3/roles/{prior_role_id}/implies/{implied_role_id}"
+        )]
+    ),
+    rule!(
+        "identity:list_role_inference_rules",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List all associations between two roles in the system.",
+        [
+            ("GET", "/v3/role_inferences"),
+            ("HEAD", "/v3/role_inferences")
+        ]
+    ),
+    rule!(
+        "identity:check_implied_role",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Check an association between two roles.",
+        [(
+            "HEAD",
+            "/v3/roles/{prior_role_id}/implies/{implied_role_id}"
+        )]
+    ),
+    RuleDefault {
+        name: "identity:check_grant",
+        check_str: concat!(
+            "(rule:admin_required) or ((role:reader and system_scope:all) or (",
+            grants_domain!("reader"),
+            ") and (domain_id:%(target.role.domain_id)s or None:%(target.role.domain_id)s))"
+        ),
+        scope_types: ALL_SCOPES,
+        description: "Check a role grant between a target (domain or project) and an actor (user or group), OS-INHERIT included.",
+        operations: grant_ops!("HEAD", "GET"),
+        deprecated: None,
+    },
+    RuleDefault {
+        name: "identity:list_grants",
+        check_str: concat!(
+            "(rule:admin_required) or ((role:reader and system_scope:all) or ",
+            grants_domain!("reader"),
+            ")"
+        ),
+        scope_types: ALL_SCOPES,
+        description: "List roles granted to an actor on a target, OS-INHERIT included.",
+        operations: &[
+            ("GET", "/v3/projects/{project_id}/users/{user_id}/roles"),
+            ("GET", "/v3/projects/{project_id}/groups/{group_id}/roles"),
+            ("GET", "/v3/domains/{domain_id}/users/{user_id}/roles"),
+            ("GET", "/v3/domains/{domain_id}/groups/{group_id}/roles"),
+            (
+                "GET",
+                "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/inherited_to_projects",
+            ),
+            (
+                "GET",
+                "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/inherited_to_projects",
+            ),
+        ],
+        deprecated: None,
+    },
+    RuleDefault {
+        name: "identity:create_grant",
+        check_str: concat!(
+            "(rule:admin_required) or (",
+            grants_domain!("admin"),
+            ") and (domain_id:%(target.role.domain_id)s or None:%(target.role.domain_id)s) or (",
+            grants_domain!("manager"),
+            ") and rule:domain_managed_target_role"
+        ),
+        scope_types: ALL_SCOPES,
+        description: "Create a role grant between a target (domain or project) and an actor (user or group), OS-INHERIT included.",
+        operations: grant_ops!("PUT"),
+        deprecated: None,
+    },
+    RuleDefault {
+        name: "identity:revoke_grant",
+        check_str: concat!(
+            "(rule:admin_required) or (",
+            grants_domain!("admin"),
+            ") and (domain_id:%(target.role.domain_id)s or None:%(target.role.domain_id)s) or (",
+            grants_domain!("manager"),
+            ") and rule:domain_managed_target_role"
+        ),
+        scope_types: ALL_SCOPES,
+        description: "Revoke a role grant between a target (domain or project) and an actor (user or group), OS-INHERIT included.",
+        operations: grant_ops!("DELETE"),
+        deprecated: None,
+    },
+    rule!(
+        "identity:list_system_grants_for_user",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List all grants a specific user has on the system.",
+        [
+            ("GET", "/v3/system/users/{user_id}/roles"),
+            ("HEAD", "/v3/system/users/{user_id}/roles")
+        ]
+    ),
+    rule!(
+        "identity:check_system_grant_for_user",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Check if a user has a role on the system.",
+        [
+            ("GET", "/v3/system/users/{user_id}/roles/{role_id}"),
+            ("HEAD", "/v3/system/users/{user_id}/roles/{role_id}")
+        ]
+    ),
+    rule!(
+        "identity:create_system_grant_for_user",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Grant a user a role on the system.",
+        [("PUT", "/v3/system/users/{user_id}/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:revoke_system_grant_for_user",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Remove a role from a user on the system.",
+        [("DELETE", "/v3/system/users/{user_id}/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:list_system_grants_for_group",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List all grants a specific group has on the system.",
+        [
+            ("GET", "/v3/system/groups/{group_id}/roles"),
+            ("HEAD", "/v3/system/groups/{group_id}/roles")
+        ]
+    ),
+    rule!(
+        "identity:check_system_grant_for_group",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Check if a group has a role on the system.",
+        [
+            ("GET", "/v3/system/groups/{group_id}/roles/{role_id}"),
+            ("HEAD", "/v3/system/groups/{group_id}/roles/{role_id}")
+        ]
+    ),
+    rule!(
+        "identity:create_system_grant_for_group",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Grant a group a role on the system.",
+        [("PUT", "/v3/system/groups/{group_id}/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:revoke_system_grant_for_group",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Remove a role from a group on the system.",
+        [("DELETE", "/v3/system/groups/{group_id}/roles/{role_id}")]
+    ),
+    rule!(
+        "identity:list_role_assignments",
+        "(rule:admin_required) or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.domain_id)s)",
+        ALL_SCOPES,
+        "List role assignments.",
+        [
+            ("GET", "/v3/role_assignments"),
+            ("HEAD", "/v3/role_assignments")
+        ]
+    ),
+    rule!(
+        "identity:list_role_assignments_for_tree",
+        "(rule:admin_required) or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.domain_id)s)",
+        ALL_SCOPES,
+        "List all role assignments for a given tree of hierarchical projects.",
+        [
+            ("GET", "/v3/role_assignments?include_subtree"),
+            ("HEAD", "/v3/role_assignments?include_subtree")
+        ]
+    ),
+];
+
+/// Every identity rule the enforcer loads.
+pub fn all() -> Vec<RuleDefault> {
+    [DEFAULTS, ROLE_DEFAULTS].concat()
+}

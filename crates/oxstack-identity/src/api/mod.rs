@@ -1,9 +1,11 @@
 //! The Keystone v3 HTTP API: routes, request parsing and rendering. Each handler checks
 //! nothing itself: it parses, calls one [`App`] method (which authorizes) and renders.
 
+mod assignments;
 mod auth;
 mod groups;
 mod projects;
+mod roles;
 mod users;
 
 use std::collections::HashMap;
@@ -31,6 +33,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(projects::routes())
         .merge(users::routes())
         .merge(groups::routes())
+        .merge(roles::routes())
+        .merge(assignments::routes())
         .with_state(app)
 }
 

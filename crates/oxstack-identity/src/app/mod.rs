@@ -2,8 +2,10 @@
 //! every resource. Handlers call one method here; this layer calls the store.
 
 mod assignments;
+pub mod grants;
 mod groups;
 mod resources;
+pub mod roles;
 pub mod tokens;
 mod users;
 
