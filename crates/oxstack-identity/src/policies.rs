@@ -130,4 +130,116 @@ pub const DEFAULTS: &[RuleDefault] = &[
         "List projects for user.",
         [("GET", "/v3/users/{user_id}/projects")]
     ),
+    // Catalog: anyone with a token reads regions; services and endpoints are for admins and
+    // system readers; changes are for admins (keystone/common/policies/{region,service,endpoint}.py).
+    rule!(
+        "identity:get_region",
+        "",
+        ALL_SCOPES,
+        "Show region details.",
+        [
+            ("GET", "/v3/regions/{region_id}"),
+            ("HEAD", "/v3/regions/{region_id}")
+        ]
+    ),
+    rule!(
+        "identity:list_regions",
+        "",
+        ALL_SCOPES,
+        "List regions.",
+        [("GET", "/v3/regions"), ("HEAD", "/v3/regions")]
+    ),
+    rule!(
+        "identity:create_region",
+        "rule:admin_required",
+        &["system", "project"],
+        "Create region.",
+        [("POST", "/v3/regions"), ("PUT", "/v3/regions/{region_id}")]
+    ),
+    rule!(
+        "identity:update_region",
+        "rule:admin_required",
+        &["system", "project"],
+        "Update region.",
+        [("PATCH", "/v3/regions/{region_id}")]
+    ),
+    rule!(
+        "identity:delete_region",
+        "rule:admin_required",
+        &["system", "project"],
+        "Delete region.",
+        [("DELETE", "/v3/regions/{region_id}")]
+    ),
+    rule!(
+        "identity:get_service",
+        ADMIN_OR_SYSTEM_READER,
+        &["system", "project"],
+        "Show service details.",
+        [("GET", "/v3/services/{service_id}")]
+    ),
+    rule!(
+        "identity:list_services",
+        ADMIN_OR_SYSTEM_READER,
+        &["system", "project"],
+        "List services.",
+        [("GET", "/v3/services")]
+    ),
+    rule!(
+        "identity:create_service",
+        "rule:admin_required",
+        &["system", "project"],
+        "Create service.",
+        [("POST", "/v3/services")]
+    ),
+    rule!(
+        "identity:update_service",
+        "rule:admin_required",
+        &["system", "project"],
+        "Update service.",
+        [("PATCH", "/v3/services/{service_id}")]
+    ),
+    rule!(
+        "identity:delete_service",
+        "rule:admin_required",
+        &["system", "project"],
+        "Delete service.",
+        [("DELETE", "/v3/services/{service_id}")]
+    ),
+    rule!(
+        "identity:get_endpoint",
+        ADMIN_OR_SYSTEM_READER,
+        &["system", "project"],
+        "Show endpoint details.",
+        [("GET", "/v3/endpoints/{endpoint_id}")]
+    ),
+    rule!(
+        "identity:list_endpoints",
+        ADMIN_OR_SYSTEM_READER,
+        &["system", "project"],
+        "List endpoints.",
+        [("GET", "/v3/endpoints")]
+    ),
+    rule!(
+        "identity:create_endpoint",
+        "rule:admin_required",
+        &["system", "project"],
+        "Create endpoint.",
+        [("POST", "/v3/endpoints")]
+    ),
+    rule!(
+        "identity:update_endpoint",
+        "rule:admin_required",
+        &["system", "project"],
+        "Update endpoint.",
+        [("PATCH", "/v3/endpoints/{endpoint_id}")]
+    ),
+    rule!(
+        "identity:delete_endpoint",
+        "rule:admin_required",
+        &["system", "project"],
+        "Delete endpoint.",
+        [("DELETE", "/v3/endpoints/{endpoint_id}")]
+    ),
 ];
+
+const ADMIN_OR_SYSTEM_READER: &str = "rule:admin_required or (role:reader and system_scope:all)";

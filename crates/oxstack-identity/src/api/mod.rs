@@ -2,6 +2,7 @@
 //! nothing itself: it parses, calls one [`App`] method (which authorizes) and renders.
 
 mod auth;
+mod catalog;
 mod projects;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v3/", get(version))
         .merge(auth::routes())
         .merge(projects::routes())
+        .merge(catalog::routes())
         .with_state(app)
 }
 

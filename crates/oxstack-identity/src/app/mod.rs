@@ -2,6 +2,8 @@
 //! every resource. Handlers call one method here; this layer calls the store.
 
 mod assignments;
+mod body;
+mod catalog;
 mod resources;
 pub mod tokens;
 
@@ -18,6 +20,7 @@ use crate::store::Store;
 use crate::token::keys::Keys;
 
 pub use assignments::{EffectiveRoles, Target};
+pub use catalog::EndpointFilter;
 pub use tokens::{AuthRequest, IssuedToken, TokenData};
 
 /// The identity application.
