@@ -240,6 +240,121 @@ pub const DEFAULTS: &[RuleDefault] = &[
         "Delete endpoint.",
         [("DELETE", "/v3/endpoints/{endpoint_id}")]
     ),
+    // Application credentials: the owner manages their own (the target's `user_id` is the
+    // credential's owner, never the path's); creating needs a project-scoped token.
+    rule!(
+        "identity:get_application_credential",
+        ADMIN_OR_SYSTEM_READER_OR_OWNER,
+        &["system", "project"],
+        "Show application credential details.",
+        [
+            (
+                "GET",
+                "/v3/users/{user_id}/application_credentials/{application_credential_id}"
+            ),
+            (
+                "HEAD",
+                "/v3/users/{user_id}/application_credentials/{application_credential_id}"
+            ),
+        ]
+    ),
+    rule!(
+        "identity:list_application_credentials",
+        ADMIN_OR_SYSTEM_READER_OR_OWNER,
+        &["system", "project"],
+        "List application credentials for a user.",
+        [
+            ("GET", "/v3/users/{user_id}/application_credentials"),
+            ("HEAD", "/v3/users/{user_id}/application_credentials"),
+        ]
+    ),
+    rule!(
+        "identity:create_application_credential",
+        "user_id:%(user_id)s",
+        &["project"],
+        "Create an application credential.",
+        [("POST", "/v3/users/{user_id}/application_credentials")]
+    ),
+    rule!(
+        "identity:delete_application_credential",
+        "rule:admin_or_owner",
+        &["system", "project"],
+        "Delete an application credential.",
+        [(
+            "DELETE",
+            "/v3/users/{user_id}/application_credentials/{application_credential_id}"
+        )]
+    ),
+    rule!(
+        "identity:get_access_rule",
+        "(role:reader and system_scope:all) or user_id:%(target.user.id)s",
+        &["system", "project"],
+        "Show access rule details.",
+        [
+            ("GET", "/v3/users/{user_id}/access_rules/{access_rule_id}"),
+            ("HEAD", "/v3/users/{user_id}/access_rules/{access_rule_id}"),
+        ]
+    ),
+    rule!(
+        "identity:list_access_rules",
+        "(role:reader and system_scope:all) or user_id:%(target.user.id)s",
+        &["system", "project"],
+        "List access rules for a user.",
+        [
+            ("GET", "/v3/users/{user_id}/access_rules"),
+            ("HEAD", "/v3/users/{user_id}/access_rules"),
+        ]
+    ),
+    rule!(
+        "identity:delete_access_rule",
+        "(role:admin and system_scope:all) or user_id:%(target.user.id)s",
+        &["system", "project"],
+        "Delete an access_rule.",
+        [(
+            "DELETE",
+            "/v3/users/{user_id}/access_rules/{access_rule_id}"
+        )]
+    ),
+    // Credentials: admins and system readers see all, owners their own.
+    rule!(
+        "identity:get_credential",
+        ADMIN_OR_SYSTEM_READER_OR_CRED_OWNER,
+        ALL_SCOPES,
+        "Show credentials details.",
+        [("GET", "/v3/credentials/{credential_id}")]
+    ),
+    rule!(
+        "identity:list_credentials",
+        ADMIN_OR_SYSTEM_READER_OR_CRED_OWNER,
+        ALL_SCOPES,
+        "List credentials.",
+        [("GET", "/v3/credentials")]
+    ),
+    rule!(
+        "identity:create_credential",
+        ADMIN_OR_CRED_OWNER,
+        ALL_SCOPES,
+        "Create credential.",
+        [("POST", "/v3/credentials")]
+    ),
+    rule!(
+        "identity:update_credential",
+        ADMIN_OR_CRED_OWNER,
+        ALL_SCOPES,
+        "Update credential.",
+        [("PATCH", "/v3/credentials/{credential_id}")]
+    ),
+    rule!(
+        "identity:delete_credential",
+        ADMIN_OR_CRED_OWNER,
+        ALL_SCOPES,
+        "Delete credential.",
+        [("DELETE", "/v3/credentials/{credential_id}")]
+    ),
 ];
 
 const ADMIN_OR_SYSTEM_READER: &str = "rule:admin_required or (role:reader and system_scope:all)";
+const ADMIN_OR_SYSTEM_READER_OR_OWNER: &str =
+    "(rule:admin_required) or (role:reader and system_scope:all) or rule:owner";
+const ADMIN_OR_SYSTEM_READER_OR_CRED_OWNER: &str = "(rule:admin_required) or (role:reader and system_scope:all) or user_id:%(target.credential.user_id)s";
+const ADMIN_OR_CRED_OWNER: &str = "(rule:admin_required) or user_id:%(target.credential.user_id)s";

@@ -3,6 +3,7 @@
 
 mod auth;
 mod catalog;
+mod credentials;
 mod projects;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(auth::routes())
         .merge(projects::routes())
         .merge(catalog::routes())
+        .merge(credentials::routes())
         .with_state(app)
 }
 

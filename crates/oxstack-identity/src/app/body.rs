@@ -86,6 +86,15 @@ pub(crate) fn require_matching_id(body: &Map<String, Value>, id: &str) -> Result
     }
 }
 
+/// 400 for a property the schema does not allow (`additionalProperties: false`).
+pub(crate) fn only(body: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
+    if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(Error::bad_request(format!(
+            "Invalid input for field '': Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    Ok(())
+}
 
 /// The attributes of `body` that are not `core` ones: Keystone keeps them in `extra`.
 pub(crate) fn extra_of(body: &Map<String, Value>, core: &[&str]) -> Map<String, Value> {
@@ -99,5 +108,12 @@ pub(crate) fn extra_of(body: &Map<String, Value>, core: &[&str]) -> Map<String, 
 pub(crate) fn expecting(attribute: &str, target: &str) -> Error {
     Error::bad_request(format!(
         "Expecting to find {attribute} in {target}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error."
+    ))
+}
+
+/// Keystone's `ForbiddenAction`.
+pub(crate) fn forbidden_action(action: &str) -> Error {
+    Error::forbidden(format!(
+        "You are not authorized to perform the requested action: {action}"
     ))
 }
