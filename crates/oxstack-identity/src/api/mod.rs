@@ -3,6 +3,8 @@
 
 mod assignments;
 mod auth;
+mod catalog;
+mod credentials;
 mod groups;
 mod projects;
 mod roles;
@@ -35,6 +37,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(groups::routes())
         .merge(roles::routes())
         .merge(assignments::routes())
+        .merge(catalog::routes())
+        .merge(credentials::routes())
         .with_state(app)
 }
 

@@ -1,7 +1,11 @@
 //! The identity service's logic: authentication, tokens, authorization and the rules of
 //! every resource. Handlers call one method here; this layer calls the store.
 
+mod app_creds;
 mod assignments;
+mod body;
+mod catalog;
+mod credentials;
 pub mod grants;
 mod groups;
 mod resources;
@@ -21,7 +25,10 @@ use crate::config::IdentityConfig;
 use crate::store::Store;
 use crate::token::keys::Keys;
 
+pub use app_creds::{AccessRuleFilter, NewAppCred};
 pub use assignments::{EffectiveRoles, Target};
+pub use catalog::EndpointFilter;
+pub use credentials::{CredentialFilter, PlainCredential};
 pub use tokens::{AuthRequest, IssuedToken, TokenData};
 pub use users::UserQuery;
 

@@ -10,7 +10,7 @@
 //! the user still exists, the scope is still allowed, or the token was
 //! revoked is for the caller to check.
 
-mod fernet;
+pub(crate) mod fernet;
 pub mod keys;
 pub mod payload;
 
