@@ -443,3 +443,51 @@ async fn members_read_regions_only_and_anonymous_is_401() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn validated_token_bodies_follow_catalog_changes() {
+    let c = common::cloud().await;
+    let subject = c
+        .password_token(
+            "admin",
+            common::ADMIN_PASSWORD,
+            Some(serde_json::json!({"project": {"name": "admin", "domain": {"id": "default"}}})),
+        )
+        .await;
+    let hdr = [("x-subject-token", subject.as_str())];
+    let before = c
+        .call_with(
+            axum::http::Method::GET,
+            "/v3/auth/tokens",
+            Some(&c.admin_token),
+            None,
+            &hdr,
+        )
+        .await;
+    assert_eq!(
+        before.body["token"]["catalog"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let r = c
+        .admin(
+            axum::http::Method::POST,
+            "/v3/services",
+            Some(serde_json::json!({"service": {"type": "image", "name": "glance"}})),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::CREATED);
+    let after = c
+        .call_with(
+            axum::http::Method::GET,
+            "/v3/auth/tokens",
+            Some(&c.admin_token),
+            None,
+            &hdr,
+        )
+        .await;
+    assert_eq!(
+        after.body["token"]["catalog"].as_array().map(Vec::len),
+        Some(2),
+        "no stale cached catalog"
+    );
+}

@@ -339,6 +339,8 @@ impl App {
         Self::service_fields(&mut s, body)?;
         s.extra.entry("name").or_insert_with(|| json!(""));
         self.store.service_create(&s).await?;
+        // Cached token bodies embed the catalog.
+        self.invalidate_tokens().await;
         Ok(s)
     }
 
@@ -354,6 +356,8 @@ impl App {
         let mut s = self.service_get(id).await?;
         Self::service_fields(&mut s, body)?;
         self.store.service_update(&s).await?;
+        // Cached token bodies embed the catalog.
+        self.invalidate_tokens().await;
         Ok(s)
     }
 
@@ -363,6 +367,7 @@ impl App {
         if !self.store.service_delete(id).await? {
             return Err(not_found("service", id));
         }
+        self.invalidate_tokens().await;
         Ok(())
     }
 
@@ -487,6 +492,8 @@ impl App {
             return Err(invalid("interface", "None is not of type 'string'"));
         }
         self.store.endpoint_create(&e).await?;
+        // Cached token bodies embed the catalog.
+        self.invalidate_tokens().await;
         Ok(e)
     }
 
@@ -502,6 +509,8 @@ impl App {
         let mut e = self.endpoint_get(id).await?;
         self.endpoint_fields(&mut e, body).await?;
         self.store.endpoint_update(&e).await?;
+        // Cached token bodies embed the catalog.
+        self.invalidate_tokens().await;
         Ok(e)
     }
 
@@ -510,6 +519,7 @@ impl App {
         if !self.store.endpoint_delete(id).await? {
             return Err(not_found("endpoint", id));
         }
+        self.invalidate_tokens().await;
         Ok(())
     }
 }
