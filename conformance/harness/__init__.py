@@ -1,0 +1,1 @@
+"""oxstack conformance harness: shared by scripts/conformance and conformance/cli/run."""
