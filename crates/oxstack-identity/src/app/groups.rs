@@ -5,9 +5,8 @@ use oxstack_common::context::RequestContext;
 use oxstack_common::{Error, Result};
 use serde_json::{Map, Value, json};
 
-use super::users::{
-    UserQuery, default_domain, duplicate, expiry_filter, expiry_matches, name_of, opt_str,
-};
+use super::body::opt_str;
+use super::users::{UserQuery, default_domain, duplicate, expiry_filter, expiry_matches, name_of};
 use super::{App, invalid, new_id, not_found};
 use crate::model::{Group, User};
 use crate::store::{StoreError, UserFilter};

@@ -4,6 +4,7 @@ use oxstack_common::context::RequestContext;
 use oxstack_common::{Error, Result};
 use serde_json::{Map, Value, json};
 
+use super::body::{opt_bool, opt_str};
 use super::{App, invalid, new_id, not_found};
 use crate::model::{DEFAULT_DOMAIN, Project, ROOT_DOMAIN};
 use crate::store::{ProjectFilter, StoreError};
@@ -21,22 +22,6 @@ const PROJECT_CORE: &[&str] = &[
     "options",
     "links",
 ];
-
-fn opt_str(body: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(invalid(key, &format!("{v} is not of type 'string'"))),
-    }
-}
-
-fn opt_bool(body: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    match body.get(key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v) => Err(invalid(key, &format!("{v} is not of type 'boolean'"))),
-    }
-}
 
 fn check_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {

@@ -7,6 +7,7 @@ use oxstack_common::context::RequestContext;
 use oxstack_common::{Error, Result};
 use serde_json::{Map, Value, json};
 
+use super::body::opt_str;
 use super::{App, invalid, new_id, not_found};
 use crate::model::Role;
 use crate::store::StoreError;
@@ -29,17 +30,6 @@ pub struct RoleFilter {
 pub struct RoleInference {
     pub prior: Role,
     pub implies: Vec<Role>,
-}
-
-fn opt_str(body: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(invalid(
-            key,
-            &format!("{v} is not of type 'string', 'null'"),
-        )),
-    }
 }
 
 fn check_role_name(name: &str) -> Result<()> {

@@ -6,6 +6,7 @@ use oxstack_common::context::{AuthInfo, RequestContext};
 use oxstack_common::{Error, Result};
 use serde_json::{Map, Value, json};
 
+use super::body::{extra_of, opt_bool, opt_str};
 use super::tokens::AUTH_FAILED;
 use super::{App, invalid, new_id, not_found};
 use crate::model::{DEFAULT_DOMAIN, Group, Project, RevocationEvent, User};
@@ -48,25 +49,6 @@ pub struct UserQuery {
     pub password_expires_at: Option<String>,
 }
 
-pub(super) fn opt_str(body: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(invalid(
-            key,
-            &format!("{v} is not of type 'string', 'null'"),
-        )),
-    }
-}
-
-pub(super) fn opt_bool(body: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    match body.get(key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v) => Err(invalid(key, &format!("{v} is not of type 'boolean'"))),
-    }
-}
-
 /// A required or updated name: a non-blank string of at most `max` characters, trimmed as
 /// Keystone trims it.
 pub(super) fn name_of(body: &Map<String, Value>, max: usize) -> Result<Option<String>> {
@@ -85,13 +67,6 @@ pub(super) fn name_of(body: &Map<String, Value>, max: usize) -> Result<Option<St
         return Err(invalid("name", &format!("'{name}' is too long")));
     }
     Ok(Some(name.trim().to_string()))
-}
-
-fn extra_of(body: &Map<String, Value>, core: &[&str]) -> Map<String, Value> {
-    body.iter()
-        .filter(|(k, _)| !core.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 /// `options` of a request body, checked against the known user options.
