@@ -251,6 +251,7 @@ def _main(args):
             print("must-pass: %d of %d listed tests did not pass:" % (len(bad), len(must_pass)))
             for t, s in sorted(bad.items()):
                 print("  %-8s %s" % (s, t))
+            print("%d passed, %d failed" % (len(must_pass) - len(bad), len(bad)))
             return 1
         print("must-pass: all %d listed tests passed" % len(must_pass))
         print("%d passed, 0 failed" % len(must_pass))
