@@ -225,3 +225,26 @@ async fn auth_catalog_projects_and_system() {
     let r = c.admin(Method::GET, "/v3/auth/system", None).await;
     assert_eq!(r.body["system"], json!([{"all": true}]));
 }
+
+#[tokio::test]
+async fn issue_and_validate_bodies_agree() {
+    let c = cloud().await;
+    let r = c.try_password_token("admin", ADMIN_PASSWORD, None).await;
+    let subject = r.header("x-subject-token").expect("token").to_string();
+    let v = c
+        .call_with(
+            Method::GET,
+            "/v3/auth/tokens",
+            Some(&c.admin_token),
+            None,
+            &[("x-subject-token", &subject)],
+        )
+        .await;
+    assert_eq!(r.body, v.body, "Tempest compares the two bodies");
+    assert!(
+        r.body["token"]["issued_at"]
+            .as_str()
+            .expect("issued")
+            .ends_with(".000000Z")
+    );
+}

@@ -288,9 +288,11 @@ impl App {
             expires_at,
             audit_ids,
         };
-        let token =
-            token::issue(&self.keys(), &payload).map_err(|e| Error::internal("token issue", e))?;
-        let data = self.token_data(payload, now).await?;
+        let token = token::issue_at(&self.keys(), &payload, now)
+            .map_err(|e| Error::internal("token issue", e))?;
+        // The body reports the issue time the token carries: whole seconds.
+        let issued_at = oxstack_common::time::micros_to_time(now.timestamp() * 1_000_000);
+        let data = self.token_data(payload, issued_at).await?;
         Ok(IssuedToken { token, data })
     }
 

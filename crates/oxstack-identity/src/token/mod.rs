@@ -57,8 +57,17 @@ pub enum TokenError {
 /// Fails only on payloads Keystone could not represent either: an unknown
 /// auth method, an audit id that is not urlsafe base64, a non-UUID trust id.
 pub fn issue(keys: &Keys, payload: &TokenPayload) -> Result<String, TokenError> {
+    issue_at(keys, payload, Utc::now())
+}
+
+/// [`issue`] stamped with `now` (whole seconds, as the token will report it).
+pub fn issue_at(
+    keys: &Keys,
+    payload: &TokenPayload,
+    now: DateTime<Utc>,
+) -> Result<String, TokenError> {
     // A clock before 1970 is not worth a failure; stamp it as the epoch.
-    let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+    let now = u64::try_from(now.timestamp()).unwrap_or(0);
     let mut iv = [0u8; 16];
     rand::fill(&mut iv[..]);
     issue_with(keys, payload, now, iv)
