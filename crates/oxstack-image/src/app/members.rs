@@ -103,6 +103,10 @@ impl App {
                 }
                 _ => e,
             })?;
+        let duplicate = || Error::conflict(format!("Member {member} is duplicated for image {id}"));
+        if self.store.member_get(id, member).await?.is_some() {
+            return Err(duplicate());
+        }
         if let Some(max) = limit_of(self.config.image_member_quota) {
             let n = self.store.member_count(id).await?;
             if n as u64 >= max {
@@ -124,9 +128,7 @@ impl App {
         };
         match self.store.member_create(&m).await {
             Ok(()) => Ok(m),
-            Err(StoreError::Duplicate) => Err(Error::conflict(format!(
-                "Member {member} is duplicated for image {id}"
-            ))),
+            Err(StoreError::Duplicate) => Err(duplicate()),
             Err(e) => Err(e.into()),
         }
     }
