@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, ServerConfig};
 use oxstack_identity::IdentityConfig;
+use oxstack_image::ImageConfig;
 use serde::Deserialize;
 
 /// A service this binary can run.
@@ -11,14 +12,16 @@ use serde::Deserialize;
 #[serde(rename_all = "lowercase")]
 pub enum ServiceName {
     Identity,
+    Image,
 }
 
 impl ServiceName {
-    pub const ALL: &[ServiceName] = &[ServiceName::Identity];
+    pub const ALL: &[ServiceName] = &[ServiceName::Identity, ServiceName::Image];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Identity => "identity",
+            ServiceName::Image => "image",
         }
     }
 }
@@ -35,6 +38,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub identity: IdentityConfig,
+    pub image: ImageConfig,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             identity: IdentityConfig::default(),
+            image: ImageConfig::default(),
         }
     }
 }
@@ -58,6 +63,7 @@ impl Config {
             cfg.data_dir = d;
         }
         cfg.identity.validate().map_err(ConfigError)?;
+        cfg.image.validate().map_err(ConfigError)?;
         if cfg.services.is_empty() {
             return Err(ConfigError(
                 "key `services`: at least one service must be enabled".into(),
@@ -73,6 +79,7 @@ impl Config {
     pub fn port(&self, s: ServiceName) -> u16 {
         match s {
             ServiceName::Identity => self.identity.port,
+            ServiceName::Image => self.image.port,
         }
     }
 
@@ -86,6 +93,10 @@ impl Config {
             .fernet_key_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("fernet-keys"))
+    }
+
+    pub fn image_store_dir(&self) -> PathBuf {
+        self.image.store_dir_for(&self.data_dir)
     }
 
     pub fn credential_key_dir(&self) -> PathBuf {

@@ -12,6 +12,7 @@ use oxstack_common::db::Db;
 use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
+use oxstack_image::{Image, ImageOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -49,11 +50,20 @@ async fn connect(cfg: &Config) -> Result<Db, CliError> {
         .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))
 }
 
+/// Every service's migrations, by the service name recorded in `oxstack_migrations`.
+const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
+    ("identity", oxstack_identity::MIGRATIONS),
+    ("image", oxstack_image::MIGRATIONS),
+];
+
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
-    let n = db
-        .migrate("identity", oxstack_identity::MIGRATIONS)
-        .await
-        .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))?;
+    let mut n = 0;
+    for (service, migrations) in MIGRATIONS {
+        n += db
+            .migrate(service, migrations)
+            .await
+            .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))?;
+    }
     if n > 0 {
         tracing::info!(applied = n, "database migrated");
     }
@@ -78,6 +88,22 @@ async fn open_identity(cfg: &Config, db: Db, cache: Arc<dyn Cache>) -> Result<Id
     })
 }
 
+async fn open_image(cfg: &Config, db: Db) -> Result<Image, CliError> {
+    Image::open(ImageOptions {
+        config: cfg.image.clone(),
+        store_dir: cfg.image_store_dir(),
+        db,
+        public_url: cfg.public_url(ServiceName::Image),
+    })
+    .await
+    .map_err(|e| {
+        CliError::failed(
+            "image service cannot start",
+            oxstack_common::http::error_chain(&e),
+        )
+    })
+}
+
 fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
     cfg.services
         .iter()
@@ -86,6 +112,11 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "identity".into(),
                 name: "keystone".into(),
                 url: format!("{}/v3", cfg.public_url(ServiceName::Identity)),
+            },
+            ServiceName::Image => CatalogEntry {
+                service_type: "image".into(),
+                name: "glance".into(),
+                url: cfg.public_url(ServiceName::Image),
             },
         })
         .collect()
@@ -209,10 +240,15 @@ async fn start(
         if bootstrap {
             bootstrap_with(cfg, &identity).await?;
         }
-        Ok::<_, CliError>((db, identity))
+        let image = if services.contains(&ServiceName::Image) {
+            Some(open_image(cfg, db.clone()).await?)
+        } else {
+            None
+        };
+        Ok::<_, CliError>((db, identity, image))
     }
     .await;
-    let (db, identity) = match result {
+    let (db, identity, image) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -234,6 +270,10 @@ async fn start(
                 ServiceName::Identity => {
                     stack.wrap("identity", ErrorStyle::Keystone, identity.router())
                 }
+                ServiceName::Image => match &image {
+                    Some(image) => stack.wrap("image", ErrorStyle::PlainText, image.router()),
+                    None => axum::Router::new(),
+                },
             };
             (s, l, router)
         })
@@ -339,16 +379,24 @@ pub async fn doctor(cfg: &Config) -> Result<(), CliError> {
     match connect(cfg).await {
         Ok(db) => {
             report("database", Ok(format!("{:?} reachable", db.engine())));
-            let pending = db.pending("identity", oxstack_identity::MIGRATIONS).await;
+            let mut pending = Ok(Vec::new());
+            for (service, migrations) in MIGRATIONS {
+                match db.pending(service, migrations).await {
+                    Ok(p) if p.is_empty() => {}
+                    Ok(p) => {
+                        if let Ok(v) = &mut pending {
+                            v.push(format!("{service} has {} pending", p.len()));
+                        }
+                    }
+                    Err(e) => pending = Err(e.to_string()),
+                }
+            }
             report(
                 "migrations",
                 match pending {
                     Ok(p) if p.is_empty() => Ok("up to date".into()),
-                    Ok(p) => Err(format!(
-                        "identity has {} pending (run `oxstack db migrate`)",
-                        p.len()
-                    )),
-                    Err(e) => Err(e.to_string()),
+                    Ok(p) => Err(format!("{} (run `oxstack db migrate`)", p.join(", "))),
+                    Err(e) => Err(e),
                 },
             );
             db.close().await;

@@ -11,6 +11,7 @@ fn oxstack() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oxstack"));
     c.env_remove("OXSTACK_CONFIG")
         .env("OXSTACK_IDENTITY__PASSWORD_HASH_ROUNDS", "4")
+        .env("OXSTACK_IMAGE__PORT", free_port().to_string())
         .env("OXSTACK_LOG__FILTER", "warn");
     c
 }
