@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, ServerConfig};
 use oxstack_identity::IdentityConfig;
+use oxstack_placement::PlacementConfig;
 use serde::Deserialize;
 
 /// A service this binary can run.
@@ -11,14 +12,16 @@ use serde::Deserialize;
 #[serde(rename_all = "lowercase")]
 pub enum ServiceName {
     Identity,
+    Placement,
 }
 
 impl ServiceName {
-    pub const ALL: &[ServiceName] = &[ServiceName::Identity];
+    pub const ALL: &[ServiceName] = &[ServiceName::Identity, ServiceName::Placement];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Identity => "identity",
+            ServiceName::Placement => "placement",
         }
     }
 }
@@ -35,6 +38,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub identity: IdentityConfig,
+    pub placement: PlacementConfig,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             identity: IdentityConfig::default(),
+            placement: PlacementConfig::default(),
         }
     }
 }
@@ -73,6 +78,7 @@ impl Config {
     pub fn port(&self, s: ServiceName) -> u16 {
         match s {
             ServiceName::Identity => self.identity.port,
+            ServiceName::Placement => self.placement.port,
         }
     }
 

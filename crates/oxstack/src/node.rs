@@ -12,6 +12,7 @@ use oxstack_common::db::Db;
 use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
+use oxstack_placement::Placement;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -49,11 +50,20 @@ async fn connect(cfg: &Config) -> Result<Db, CliError> {
         .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))
 }
 
+/// Every service's migrations, in the order they are applied.
+const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
+    ("identity", oxstack_identity::MIGRATIONS),
+    (oxstack_placement::SERVICE, oxstack_placement::MIGRATIONS),
+];
+
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
-    let n = db
-        .migrate("identity", oxstack_identity::MIGRATIONS)
-        .await
-        .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))?;
+    let mut n = 0;
+    for (service, migrations) in MIGRATIONS {
+        n += db
+            .migrate(service, migrations)
+            .await
+            .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))?;
+    }
     if n > 0 {
         tracing::info!(applied = n, "database migrated");
     }
@@ -86,6 +96,11 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "identity".into(),
                 name: "keystone".into(),
                 url: format!("{}/v3", cfg.public_url(ServiceName::Identity)),
+            },
+            ServiceName::Placement => CatalogEntry {
+                service_type: "placement".into(),
+                name: "placement".into(),
+                url: cfg.public_url(ServiceName::Placement),
             },
         })
         .collect()
@@ -209,10 +224,16 @@ async fn start(
         if bootstrap {
             bootstrap_with(cfg, &identity).await?;
         }
-        Ok::<_, CliError>((db, identity))
+        let placement = Placement::open(&cfg.placement, db.clone()).map_err(|e| {
+            CliError::failed(
+                "placement service cannot start",
+                oxstack_common::http::error_chain(&e),
+            )
+        })?;
+        Ok::<_, CliError>((db, identity, placement))
     }
     .await;
-    let (db, identity) = match result {
+    let (db, identity, placement) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -234,6 +255,9 @@ async fn start(
                 ServiceName::Identity => {
                     stack.wrap("identity", ErrorStyle::Keystone, identity.router())
                 }
+                ServiceName::Placement => {
+                    stack.wrap("placement", ErrorStyle::Placement, placement.router())
+                }
             };
             (s, l, router)
         })
@@ -246,22 +270,26 @@ struct Running {
     routers: Vec<(ServiceName, TcpListener, axum::Router)>,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when
+/// first polled), so a signal sent right after "oxstack is ready" is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    }
 }
 
 async fn run(cfg: &Config, running: Running) -> Result<(), CliError> {
@@ -278,9 +306,10 @@ async fn run(cfg: &Config, running: Running) -> Result<(), CliError> {
             (s, oxstack_common::http::serve(listener, router, stop).await)
         });
     }
+    let shutdown = shutdown_signal();
     println!("oxstack is ready");
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = shutdown => tracing::info!("shutting down"),
         Some(r) = tasks.join_next() => {
             let _ = stop_tx.send(true);
             return Err(CliError::failed("a service stopped unexpectedly", format!("{r:?}")));
@@ -339,16 +368,23 @@ pub async fn doctor(cfg: &Config) -> Result<(), CliError> {
     match connect(cfg).await {
         Ok(db) => {
             report("database", Ok(format!("{:?} reachable", db.engine())));
-            let pending = db.pending("identity", oxstack_identity::MIGRATIONS).await;
+            let mut pending = Vec::new();
+            let mut failure = None;
+            for (service, migrations) in MIGRATIONS {
+                match db.pending(service, migrations).await {
+                    Ok(p) if p.is_empty() => {}
+                    Ok(p) => pending.push(format!("{service} has {} pending", p.len())),
+                    Err(e) => failure = Some(e.to_string()),
+                }
+            }
             report(
                 "migrations",
-                match pending {
-                    Ok(p) if p.is_empty() => Ok("up to date".into()),
-                    Ok(p) => Err(format!(
-                        "identity has {} pending (run `oxstack db migrate`)",
-                        p.len()
-                    )),
-                    Err(e) => Err(e.to_string()),
+                match (failure, pending.is_empty()) {
+                    (Some(e), _) => Err(e),
+                    (None, true) => Ok("up to date".into()),
+                    (None, false) => {
+                        Err(format!("{} (run `oxstack db migrate`)", pending.join(", ")))
+                    }
                 },
             );
             db.close().await;
