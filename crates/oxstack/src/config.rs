@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, ServerConfig};
 use oxstack_identity::IdentityConfig;
 use oxstack_image::ImageConfig;
+use oxstack_placement::PlacementConfig;
 use serde::Deserialize;
 
 /// A service this binary can run.
@@ -13,15 +14,21 @@ use serde::Deserialize;
 pub enum ServiceName {
     Identity,
     Image,
+    Placement,
 }
 
 impl ServiceName {
-    pub const ALL: &[ServiceName] = &[ServiceName::Identity, ServiceName::Image];
+    pub const ALL: &[ServiceName] = &[
+        ServiceName::Identity,
+        ServiceName::Image,
+        ServiceName::Placement,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Identity => "identity",
             ServiceName::Image => "image",
+            ServiceName::Placement => "placement",
         }
     }
 }
@@ -39,6 +46,7 @@ pub struct Config {
     pub log: LogConfig,
     pub identity: IdentityConfig,
     pub image: ImageConfig,
+    pub placement: PlacementConfig,
 }
 
 impl Default for Config {
@@ -51,6 +59,7 @@ impl Default for Config {
             log: LogConfig::default(),
             identity: IdentityConfig::default(),
             image: ImageConfig::default(),
+            placement: PlacementConfig::default(),
         }
     }
 }
@@ -80,6 +89,7 @@ impl Config {
         match s {
             ServiceName::Identity => self.identity.port,
             ServiceName::Image => self.image.port,
+            ServiceName::Placement => self.placement.port,
         }
     }
 

@@ -13,6 +13,7 @@ use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use oxstack_image::{Image, ImageOptions};
+use oxstack_placement::Placement;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -50,10 +51,12 @@ async fn connect(cfg: &Config) -> Result<Db, CliError> {
         .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))
 }
 
-/// Every service's migrations, by the service name recorded in `oxstack_migrations`.
+/// Every service's migrations, by the service name recorded in `oxstack_migrations`, in
+/// the order they are applied.
 const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
     ("identity", oxstack_identity::MIGRATIONS),
     ("image", oxstack_image::MIGRATIONS),
+    (oxstack_placement::SERVICE, oxstack_placement::MIGRATIONS),
 ];
 
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
@@ -117,6 +120,11 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "image".into(),
                 name: "glance".into(),
                 url: cfg.public_url(ServiceName::Image),
+            },
+            ServiceName::Placement => CatalogEntry {
+                service_type: "placement".into(),
+                name: "placement".into(),
+                url: cfg.public_url(ServiceName::Placement),
             },
         })
         .collect()
@@ -245,10 +253,20 @@ async fn start(
         } else {
             None
         };
-        Ok::<_, CliError>((db, identity, image))
+        let placement = if services.contains(&ServiceName::Placement) {
+            Some(Placement::open(&cfg.placement, db.clone()).map_err(|e| {
+                CliError::failed(
+                    "placement service cannot start",
+                    oxstack_common::http::error_chain(&e),
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok::<_, CliError>((db, identity, image, placement))
     }
     .await;
-    let (db, identity, image) = match result {
+    let (db, identity, image, placement) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -274,6 +292,10 @@ async fn start(
                     Some(image) => stack.wrap("image", ErrorStyle::PlainText, image.router()),
                     None => axum::Router::new(),
                 },
+                ServiceName::Placement => match &placement {
+                    Some(p) => stack.wrap("placement", ErrorStyle::Placement, p.router()),
+                    None => axum::Router::new(),
+                },
             };
             (s, l, router)
         })
@@ -286,22 +308,26 @@ struct Running {
     routers: Vec<(ServiceName, TcpListener, axum::Router)>,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when
+/// first polled), so a signal sent right after "oxstack is ready" is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    }
 }
 
 async fn run(cfg: &Config, running: Running) -> Result<(), CliError> {
@@ -318,9 +344,10 @@ async fn run(cfg: &Config, running: Running) -> Result<(), CliError> {
             (s, oxstack_common::http::serve(listener, router, stop).await)
         });
     }
+    let shutdown = shutdown_signal();
     println!("oxstack is ready");
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = shutdown => tracing::info!("shutting down"),
         Some(r) = tasks.join_next() => {
             let _ = stop_tx.send(true);
             return Err(CliError::failed("a service stopped unexpectedly", format!("{r:?}")));
@@ -379,24 +406,23 @@ pub async fn doctor(cfg: &Config) -> Result<(), CliError> {
     match connect(cfg).await {
         Ok(db) => {
             report("database", Ok(format!("{:?} reachable", db.engine())));
-            let mut pending = Ok(Vec::new());
+            let mut pending = Vec::new();
+            let mut failure = None;
             for (service, migrations) in MIGRATIONS {
                 match db.pending(service, migrations).await {
                     Ok(p) if p.is_empty() => {}
-                    Ok(p) => {
-                        if let Ok(v) = &mut pending {
-                            v.push(format!("{service} has {} pending", p.len()));
-                        }
-                    }
-                    Err(e) => pending = Err(e.to_string()),
+                    Ok(p) => pending.push(format!("{service} has {} pending", p.len())),
+                    Err(e) => failure = Some(e.to_string()),
                 }
             }
             report(
                 "migrations",
-                match pending {
-                    Ok(p) if p.is_empty() => Ok("up to date".into()),
-                    Ok(p) => Err(format!("{} (run `oxstack db migrate`)", p.join(", "))),
-                    Err(e) => Err(e),
+                match (failure, pending.is_empty()) {
+                    (Some(e), _) => Err(e),
+                    (None, true) => Ok("up to date".into()),
+                    (None, false) => {
+                        Err(format!("{} (run `oxstack db migrate`)", pending.join(", ")))
+                    }
                 },
             );
             db.close().await;
