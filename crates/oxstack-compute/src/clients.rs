@@ -676,3 +676,73 @@ impl ServiceTokenSource for StaticToken {
         Ok(self.0.clone())
     }
 }
+
+/// Service tokens from Keystone password authentication (`POST /v3/auth/tokens`), cached
+/// until ten minutes before they expire.
+#[derive(Debug)]
+pub struct PasswordTokenSource {
+    http: Http,
+    body: Value,
+    cached: tokio::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl PasswordTokenSource {
+    /// `identity_url` is `http://host:5000`; the token is scoped to `project` in the
+    /// Default domain.
+    pub fn new(identity_url: &str, user: &str, password: &str, project: &str) -> Self {
+        Self {
+            http: Http::new(identity_url, "identity"),
+            body: json!({"auth": {
+                "identity": {"methods": ["password"], "password": {"user": {
+                    "name": user, "domain": {"id": "default"}, "password": password}}},
+                "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+            }}),
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl ServiceTokenSource for PasswordTokenSource {
+    async fn token(&self) -> Result<String, ClientError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((t, until)) = cached.as_ref()
+            && std::time::Instant::now() < *until
+        {
+            return Ok(t.clone());
+        }
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/v3/auth/tokens", self.http.base))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(self.body.to_string())))
+            .map_err(|e| ClientError::NoToken(Box::new(e)))?;
+        let resp = tokio::time::timeout(Duration::from_secs(30), self.http.client.request(req))
+            .await
+            .map_err(|e| ClientError::NoToken(Box::new(e)))?
+            .map_err(|e| ClientError::NoToken(Box::new(e)))?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(ClientError::Status {
+                service: "identity",
+                status: resp.status().as_u16(),
+                body: String::new(),
+            });
+        }
+        let token = resp
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol {
+                service: "identity",
+                detail: "no X-Subject-Token".into(),
+            })?;
+        // TODO-correctness: read `expires_at` from the body instead of assuming Keystone's
+        // default one-hour lifetime.
+        *cached = Some((
+            token.clone(),
+            std::time::Instant::now() + Duration::from_secs(50 * 60),
+        ));
+        Ok(token)
+    }
+}

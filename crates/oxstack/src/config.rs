@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, ServerConfig};
+use oxstack_compute::ComputeConfig;
 use oxstack_identity::IdentityConfig;
 use serde::Deserialize;
 
@@ -11,14 +12,16 @@ use serde::Deserialize;
 #[serde(rename_all = "lowercase")]
 pub enum ServiceName {
     Identity,
+    Compute,
 }
 
 impl ServiceName {
-    pub const ALL: &[ServiceName] = &[ServiceName::Identity];
+    pub const ALL: &[ServiceName] = &[ServiceName::Identity, ServiceName::Compute];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceName::Identity => "identity",
+            ServiceName::Compute => "compute",
         }
     }
 }
@@ -35,6 +38,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub identity: IdentityConfig,
+    pub compute: ComputeConfig,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             identity: IdentityConfig::default(),
+            compute: ComputeConfig::default(),
         }
     }
 }
@@ -58,6 +63,7 @@ impl Config {
             cfg.data_dir = d;
         }
         cfg.identity.validate().map_err(ConfigError)?;
+        cfg.compute.validate().map_err(ConfigError)?;
         if cfg.services.is_empty() {
             return Err(ConfigError(
                 "key `services`: at least one service must be enabled".into(),
@@ -73,6 +79,7 @@ impl Config {
     pub fn port(&self, s: ServiceName) -> u16 {
         match s {
             ServiceName::Identity => self.identity.port,
+            ServiceName::Compute => self.compute.port,
         }
     }
 

@@ -6,11 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxstack_common::bus::InProcessBus;
 use oxstack_common::cache::{Cache, InProcessCache};
 use oxstack_common::config::LogConfig;
+use oxstack_common::coord::InProcessCoordination;
 use oxstack_common::db::Db;
 use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
+use oxstack_compute::clients::{HttpImageClient, HttpPlacementClient, PasswordTokenSource};
+use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -49,11 +53,20 @@ async fn connect(cfg: &Config) -> Result<Db, CliError> {
         .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))
 }
 
+/// Every service's migrations, by the service name they are recorded under.
+const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
+    ("identity", oxstack_identity::MIGRATIONS),
+    ("compute", oxstack_compute::MIGRATIONS),
+];
+
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
-    let n = db
-        .migrate("identity", oxstack_identity::MIGRATIONS)
-        .await
-        .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))?;
+    let mut n = 0;
+    for (service, migrations) in MIGRATIONS {
+        n += db
+            .migrate(service, migrations)
+            .await
+            .map_err(|e| CliError::Failed(oxstack_common::http::error_chain(&e)))?;
+    }
     if n > 0 {
         tracing::info!(applied = n, "database migrated");
     }
@@ -86,6 +99,11 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "identity".into(),
                 name: "keystone".into(),
                 url: format!("{}/v3", cfg.public_url(ServiceName::Identity)),
+            },
+            ServiceName::Compute => CatalogEntry {
+                service_type: "compute".into(),
+                name: "nova".into(),
+                url: format!("{}/v2.1", cfg.public_url(ServiceName::Compute)),
             },
         })
         .collect()
@@ -209,10 +227,15 @@ async fn start(
         if bootstrap {
             bootstrap_with(cfg, &identity).await?;
         }
-        Ok::<_, CliError>((db, identity))
+        let compute = if services.contains(&ServiceName::Compute) {
+            Some(open_compute(cfg, db.clone()).await?)
+        } else {
+            None
+        };
+        Ok::<_, CliError>((db, identity, compute))
     }
     .await;
-    let (db, identity) = match result {
+    let (db, identity, compute) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -234,16 +257,64 @@ async fn start(
                 ServiceName::Identity => {
                     stack.wrap("identity", ErrorStyle::Keystone, identity.router())
                 }
+                ServiceName::Compute => match &compute {
+                    Some((c, _)) => stack.wrap("compute", ErrorStyle::Nova, c.router()),
+                    None => axum::Router::new(),
+                },
             };
             (s, l, router)
         })
         .collect();
-    Ok(Running { db, routers })
+    Ok(Running {
+        db,
+        routers,
+        _agent: compute.map(|(_, a)| a),
+    })
 }
 
 struct Running {
     db: Db,
     routers: Vec<(ServiceName, TcpListener, axum::Router)>,
+    /// The all-in-one host's compute agent.
+    _agent: Option<oxstack_compute::agent::AgentHandle>,
+}
+
+/// The compute API and conductor, and the compute agent of this (all-in-one) host. Placement
+/// and the image service are reached over HTTP at their configured URLs; placement calls
+/// carry a token of the admin user.
+// TODO-security: a dedicated `nova` service user instead of the admin.
+async fn open_compute(
+    cfg: &Config,
+    db: Db,
+) -> Result<(Compute, oxstack_compute::agent::AgentHandle), CliError> {
+    let fail = |e: oxstack_common::Error| {
+        CliError::failed(
+            "compute service cannot start",
+            oxstack_common::http::error_chain(&e),
+        )
+    };
+    let tokens = Arc::new(PasswordTokenSource::new(
+        &cfg.public_url(ServiceName::Identity),
+        "admin",
+        &admin_password(cfg)?,
+        "admin",
+    ));
+    let compute = Compute::open(ComputeOptions {
+        config: cfg.compute.clone(),
+        db,
+        bus: Arc::new(InProcessBus::default()),
+        coord: Arc::new(InProcessCoordination::default()),
+        image: Arc::new(HttpImageClient::new(&cfg.compute.image_url)),
+        placement: Arc::new(HttpPlacementClient::new(&cfg.compute.placement_url, tokens)),
+        public_url: cfg.public_url(ServiceName::Compute),
+    })
+    .await
+    .map_err(fail)?;
+    let agent = compute
+        .start_agent(&cfg.compute.host_name(), compute.configured_driver())
+        .await
+        .map_err(fail)?;
+    Ok((compute, agent))
 }
 
 async fn shutdown_signal() {
@@ -339,16 +410,24 @@ pub async fn doctor(cfg: &Config) -> Result<(), CliError> {
     match connect(cfg).await {
         Ok(db) => {
             report("database", Ok(format!("{:?} reachable", db.engine())));
-            let pending = db.pending("identity", oxstack_identity::MIGRATIONS).await;
+            let mut pending = Ok(Vec::new());
+            for (service, migrations) in MIGRATIONS {
+                match db.pending(service, migrations).await {
+                    Ok(p) if p.is_empty() => {}
+                    Ok(p) => {
+                        if let Ok(v) = &mut pending {
+                            v.push(format!("{service} has {} pending", p.len()));
+                        }
+                    }
+                    Err(e) => pending = Err(e.to_string()),
+                }
+            }
             report(
                 "migrations",
                 match pending {
                     Ok(p) if p.is_empty() => Ok("up to date".into()),
-                    Ok(p) => Err(format!(
-                        "identity has {} pending (run `oxstack db migrate`)",
-                        p.len()
-                    )),
-                    Err(e) => Err(e.to_string()),
+                    Ok(p) => Err(format!("{} (run `oxstack db migrate`)", p.join(", "))),
+                    Err(e) => Err(e),
                 },
             );
             db.close().await;

@@ -56,6 +56,7 @@ fn taken_port_fails_without_creating_the_data_dir() {
     let data = dir.path().join("data");
     let out = oxstack()
         .env("OXSTACK_IDENTITY__PORT", port.to_string())
+        .env("OXSTACK_COMPUTE__PORT", free_port().to_string())
         .arg("--data-dir")
         .arg(&data)
         .arg("up")
@@ -77,6 +78,7 @@ fn unwritable_data_dir_fails() {
     std::fs::write(&file, "x").expect("write");
     let out = oxstack()
         .env("OXSTACK_IDENTITY__PORT", free_port().to_string())
+        .env("OXSTACK_COMPUTE__PORT", free_port().to_string())
         .arg("--data-dir")
         .arg(file.join("data"))
         .arg("up")
@@ -92,6 +94,7 @@ fn unreachable_database_fails_and_removes_what_it_created() {
     let data = dir.path().join("data");
     let out = oxstack()
         .env("OXSTACK_IDENTITY__PORT", free_port().to_string())
+        .env("OXSTACK_COMPUTE__PORT", free_port().to_string())
         .env("OXSTACK_DATABASE__URL", "mysql://root@127.0.0.1:1/nothing")
         .arg("--data-dir")
         .arg(&data)
@@ -157,6 +160,7 @@ fn up_serves_stops_cleanly_and_reuses_its_data_dir() {
     let run = |data: &Path| {
         oxstack()
             .env("OXSTACK_IDENTITY__PORT", port.to_string())
+            .env("OXSTACK_COMPUTE__PORT", free_port().to_string())
             .arg("--data-dir")
             .arg(data)
             .arg("up")
@@ -195,6 +199,7 @@ fn up_serves_stops_cleanly_and_reuses_its_data_dir() {
 
     let out = oxstack()
         .env("OXSTACK_IDENTITY__PORT", port.to_string())
+        .env("OXSTACK_COMPUTE__PORT", free_port().to_string())
         .arg("--data-dir")
         .arg(&data)
         .arg("doctor")

@@ -83,7 +83,11 @@ pub async fn start(opts: AgentOptions) -> oxstack_common::Result<AgentHandle> {
         })
         .await?;
     let agent = Arc::new(Agent { opts: opts.clone() });
-    agent.register_provider(&node).await;
+    // Placement may not be serving yet (in all-in-one it starts with us, and its token comes
+    // from identity in the same process): try briefly, then keep retrying in the background.
+    let registered = tokio::time::timeout(Duration::from_secs(2), agent.register_provider(&node))
+        .await
+        .unwrap_or(false);
     agent.init_host().await?;
     let mut rx = opts
         .bus
@@ -100,7 +104,7 @@ pub async fn start(opts: AgentOptions) -> oxstack_common::Result<AgentHandle> {
     let a = agent.clone();
     let (service_id, n) = (service.id, node.clone());
     let beat = tokio::spawn(async move {
-        let mut registered = true;
+        let mut registered = registered;
         loop {
             a.heartbeat(service_id).await;
             if !registered {
