@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, ServerConfig};
+use oxstack_compute::ComputeConfig;
 use oxstack_identity::IdentityConfig;
 use oxstack_image::ImageConfig;
 use oxstack_placement::PlacementConfig;
@@ -15,6 +16,7 @@ pub enum ServiceName {
     Identity,
     Image,
     Placement,
+    Compute,
 }
 
 impl ServiceName {
@@ -22,6 +24,7 @@ impl ServiceName {
         ServiceName::Identity,
         ServiceName::Image,
         ServiceName::Placement,
+        ServiceName::Compute,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -29,6 +32,7 @@ impl ServiceName {
             ServiceName::Identity => "identity",
             ServiceName::Image => "image",
             ServiceName::Placement => "placement",
+            ServiceName::Compute => "compute",
         }
     }
 }
@@ -47,6 +51,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub image: ImageConfig,
     pub placement: PlacementConfig,
+    pub compute: ComputeConfig,
 }
 
 impl Default for Config {
@@ -60,6 +65,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             image: ImageConfig::default(),
             placement: PlacementConfig::default(),
+            compute: ComputeConfig::default(),
         }
     }
 }
@@ -73,6 +79,7 @@ impl Config {
         }
         cfg.identity.validate().map_err(ConfigError)?;
         cfg.image.validate().map_err(ConfigError)?;
+        cfg.compute.validate().map_err(ConfigError)?;
         if cfg.services.is_empty() {
             return Err(ConfigError(
                 "key `services`: at least one service must be enabled".into(),
@@ -90,6 +97,7 @@ impl Config {
             ServiceName::Identity => self.identity.port,
             ServiceName::Image => self.image.port,
             ServiceName::Placement => self.placement.port,
+            ServiceName::Compute => self.compute.port,
         }
     }
 

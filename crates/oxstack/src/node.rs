@@ -6,11 +6,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxstack_common::bus::InProcessBus;
 use oxstack_common::cache::{Cache, InProcessCache};
 use oxstack_common::config::LogConfig;
+use oxstack_common::coord::InProcessCoordination;
 use oxstack_common::db::Db;
 use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
+use oxstack_compute::clients::{HttpImageClient, HttpPlacementClient, PasswordTokenSource};
+use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use oxstack_image::{Image, ImageOptions};
 use oxstack_placement::Placement;
@@ -57,6 +61,7 @@ const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
     ("identity", oxstack_identity::MIGRATIONS),
     ("image", oxstack_image::MIGRATIONS),
     (oxstack_placement::SERVICE, oxstack_placement::MIGRATIONS),
+    ("compute", oxstack_compute::MIGRATIONS),
 ];
 
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
@@ -125,6 +130,11 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "placement".into(),
                 name: "placement".into(),
                 url: cfg.public_url(ServiceName::Placement),
+            },
+            ServiceName::Compute => CatalogEntry {
+                service_type: "compute".into(),
+                name: "nova".into(),
+                url: format!("{}/v2.1", cfg.public_url(ServiceName::Compute)),
             },
         })
         .collect()
@@ -263,10 +273,15 @@ async fn start(
         } else {
             None
         };
-        Ok::<_, CliError>((db, identity, image, placement))
+        let compute = if services.contains(&ServiceName::Compute) {
+            Some(open_compute(cfg, db.clone()).await?)
+        } else {
+            None
+        };
+        Ok::<_, CliError>((db, identity, image, placement, compute))
     }
     .await;
-    let (db, identity, image, placement) = match result {
+    let (db, identity, image, placement, compute) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -296,16 +311,80 @@ async fn start(
                     Some(p) => stack.wrap("placement", ErrorStyle::Placement, p.router()),
                     None => axum::Router::new(),
                 },
+                ServiceName::Compute => match &compute {
+                    Some((c, _)) => stack.wrap("compute", ErrorStyle::Nova, c.router()),
+                    None => axum::Router::new(),
+                },
             };
             (s, l, router)
         })
         .collect();
-    Ok(Running { db, routers })
+    Ok(Running {
+        db,
+        routers,
+        _agent: compute.map(|(_, a)| a),
+    })
 }
 
 struct Running {
     db: Db,
     routers: Vec<(ServiceName, TcpListener, axum::Router)>,
+    /// The all-in-one host's compute agent.
+    _agent: Option<oxstack_compute::agent::AgentHandle>,
+}
+
+/// The URL of `service`: this node's own when it runs here, else `configured`.
+fn local_or(cfg: &Config, service: ServiceName, configured: &str) -> String {
+    if cfg.services.contains(&service) {
+        cfg.public_url(service)
+    } else {
+        configured.to_string()
+    }
+}
+
+/// The compute API and conductor, and the compute agent of this (all-in-one) host. Placement
+/// and the image service are reached over HTTP at their configured URLs; placement calls
+/// carry a token of the admin user.
+// TODO-security: a dedicated `nova` service user instead of the admin.
+async fn open_compute(
+    cfg: &Config,
+    db: Db,
+) -> Result<(Compute, oxstack_compute::agent::AgentHandle), CliError> {
+    let fail = |e: oxstack_common::Error| {
+        CliError::failed(
+            "compute service cannot start",
+            oxstack_common::http::error_chain(&e),
+        )
+    };
+    let tokens = Arc::new(PasswordTokenSource::new(
+        &cfg.public_url(ServiceName::Identity),
+        "admin",
+        &admin_password(cfg)?,
+        "admin",
+    ));
+    let compute = Compute::open(ComputeOptions {
+        config: cfg.compute.clone(),
+        db,
+        bus: Arc::new(InProcessBus::default()),
+        coord: Arc::new(InProcessCoordination::default()),
+        image: Arc::new(HttpImageClient::new(&local_or(
+            cfg,
+            ServiceName::Image,
+            &cfg.compute.image_url,
+        ))),
+        placement: Arc::new(HttpPlacementClient::new(
+            &local_or(cfg, ServiceName::Placement, &cfg.compute.placement_url),
+            tokens,
+        )),
+        public_url: cfg.public_url(ServiceName::Compute),
+    })
+    .await
+    .map_err(fail)?;
+    let agent = compute
+        .start_agent(&cfg.compute.host_name(), compute.configured_driver())
+        .await
+        .map_err(fail)?;
+    Ok((compute, agent))
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (not when

@@ -1,0 +1,204 @@
+//! The compute driver seam (nova/virt/driver.py): what the agent asks of a hypervisor.
+//! Drivers get [`InstanceSpec`]s, never database rows. [`FakeDriver`] is instant and keeps
+//! power states in memory; tests can tell it to fail.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+
+use crate::states::power;
+
+/// What a driver needs to make a server.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    pub uuid: String,
+    pub name: String,
+    pub image_ref: String,
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub root_gb: i64,
+    pub user_data: Option<String>,
+    pub key_data: Option<String>,
+}
+
+/// The resources of the host a driver runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostResources {
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub disk_gb: i64,
+}
+
+/// A driver failure; the message is recorded as the server's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DriverError(pub String);
+
+/// A hypervisor driver.
+#[async_trait]
+pub trait ComputeDriver: Send + Sync + std::fmt::Debug {
+    /// `hypervisor_type` in os-hypervisors (`fake`, `QEMU`).
+    fn hypervisor_type(&self) -> &'static str;
+    fn hypervisor_version(&self) -> i64;
+    fn resources(&self) -> HostResources;
+    /// Creates and boots a server.
+    async fn spawn(&self, spec: &InstanceSpec) -> Result<(), DriverError>;
+    /// Destroys a server (no error when it does not exist).
+    async fn destroy(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn reboot(&self, uuid: &str, hard: bool) -> Result<(), DriverError>;
+    async fn power_off(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn power_on(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn pause(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn unpause(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn suspend(&self, uuid: &str) -> Result<(), DriverError>;
+    async fn resume(&self, uuid: &str) -> Result<(), DriverError>;
+    /// Changes a server's size in place (same-host resize).
+    async fn resize(&self, spec: &InstanceSpec) -> Result<(), DriverError>;
+    /// The power state the hypervisor reports (`NOSTATE` when unknown).
+    async fn power_state(&self, uuid: &str) -> i64;
+    async fn console_output(&self, uuid: &str) -> Result<String, DriverError>;
+    /// The servers the hypervisor has.
+    async fn list(&self) -> Vec<String>;
+}
+
+/// The fake driver: instant, in memory.
+#[derive(Debug)]
+pub struct FakeDriver {
+    resources: HostResources,
+    vms: Mutex<HashMap<String, (String, i64)>>,
+    fail_spawns: AtomicU32,
+    fail_all_spawns: std::sync::atomic::AtomicBool,
+}
+
+impl FakeDriver {
+    pub fn new(resources: HostResources) -> Self {
+        Self {
+            resources,
+            vms: Mutex::default(),
+            fail_spawns: AtomicU32::new(0),
+            fail_all_spawns: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Makes the next `n` spawns fail.
+    pub fn fail_next_spawns(&self, n: u32) {
+        self.fail_spawns.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes every spawn fail (or not).
+    pub fn fail_every_spawn(&self, fail: bool) {
+        self.fail_all_spawns.store(fail, Ordering::SeqCst);
+    }
+
+    fn set(&self, uuid: &str, from: &[i64], to: i64) -> Result<(), DriverError> {
+        let mut vms = self.vms.lock().unwrap_or_else(|p| p.into_inner());
+        let vm = vms
+            .get_mut(uuid)
+            .ok_or_else(|| DriverError(format!("Instance {uuid} could not be found.")))?;
+        if !from.is_empty() && !from.contains(&vm.1) {
+            return Err(DriverError(format!(
+                "Instance {uuid} is in power state {} and cannot change to {to}",
+                vm.1
+            )));
+        }
+        vm.1 = to;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ComputeDriver for FakeDriver {
+    fn hypervisor_type(&self) -> &'static str {
+        "fake"
+    }
+    fn hypervisor_version(&self) -> i64 {
+        1000
+    }
+    fn resources(&self) -> HostResources {
+        self.resources
+    }
+
+    async fn spawn(&self, spec: &InstanceSpec) -> Result<(), DriverError> {
+        let forced = self
+            .fail_spawns
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if forced || self.fail_all_spawns.load(Ordering::SeqCst) {
+            return Err(DriverError(
+                "Fake driver was told to fail this build.".into(),
+            ));
+        }
+        self.vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(spec.uuid.clone(), (spec.name.clone(), power::RUNNING));
+        Ok(())
+    }
+
+    async fn destroy(&self, uuid: &str) -> Result<(), DriverError> {
+        self.vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uuid);
+        Ok(())
+    }
+
+    async fn reboot(&self, uuid: &str, _hard: bool) -> Result<(), DriverError> {
+        self.set(uuid, &[], power::RUNNING)
+    }
+    async fn power_off(&self, uuid: &str) -> Result<(), DriverError> {
+        self.set(uuid, &[], power::SHUTDOWN)
+    }
+    async fn power_on(&self, uuid: &str) -> Result<(), DriverError> {
+        self.set(uuid, &[], power::RUNNING)
+    }
+    async fn pause(&self, uuid: &str) -> Result<(), DriverError> {
+        self.set(uuid, &[power::RUNNING], power::PAUSED)
+    }
+    async fn unpause(&self, uuid: &str) -> Result<(), DriverError> {
+        self.set(uuid, &[power::PAUSED], power::RUNNING)
+    }
+    async fn suspend(&self, uuid: &str) -> Result<(), DriverError> {
+        self.set(uuid, &[power::RUNNING], power::SUSPENDED)
+    }
+    async fn resume(&self, uuid: &str) -> Result<(), DriverError> {
+        self.set(uuid, &[power::SUSPENDED], power::RUNNING)
+    }
+    async fn resize(&self, spec: &InstanceSpec) -> Result<(), DriverError> {
+        let vms = self.vms.lock().unwrap_or_else(|p| p.into_inner());
+        if vms.contains_key(&spec.uuid) {
+            Ok(())
+        } else {
+            Err(DriverError(format!(
+                "Instance {} could not be found.",
+                spec.uuid
+            )))
+        }
+    }
+    async fn power_state(&self, uuid: &str) -> i64 {
+        self.vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uuid)
+            .map_or(power::NOSTATE, |v| v.1)
+    }
+    async fn console_output(&self, uuid: &str) -> Result<String, DriverError> {
+        let vms = self.vms.lock().unwrap_or_else(|p| p.into_inner());
+        let (name, _) = vms
+            .get(uuid)
+            .ok_or_else(|| DriverError(format!("Instance {uuid} could not be found.")))?;
+        Ok(format!(
+            "FAKE CONSOLE OUTPUT\n{name} login: \nANOTHER\nLAST LINE\n"
+        ))
+    }
+    async fn list(&self) -> Vec<String> {
+        self.vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+}

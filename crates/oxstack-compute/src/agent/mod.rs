@@ -1,0 +1,701 @@
+//! The compute agent (nova-compute): registers its host as a service and as a resource
+//! provider, heartbeats, serves the compute RPC topic of its host and drives a
+//! [`ComputeDriver`]. It never sees HTTP; it records state changes, faults and action events
+//! in the store, and on start-up finishes or rolls back what a crash interrupted.
+
+pub mod driver;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxstack_common::bus::{Bus, Incoming};
+use oxstack_common::coord::Coordination;
+use serde_json::Value;
+
+pub use driver::{ComputeDriver, DriverError, FakeDriver, HostResources, InstanceSpec};
+
+use crate::clients::{PlacementClient, flavor_resources};
+use crate::model::{ComputeNode, Fault, FlavorSnapshot, Instance, Service};
+use crate::rpc;
+use crate::states::{power, task, vm};
+use crate::store::{InstanceFilter, InstanceUpdate, Store};
+
+/// The binary name of the agent in `os-services`.
+pub const BINARY: &str = "nova-compute";
+/// The coordination group agents heartbeat in.
+pub const LIVENESS_GROUP: &str = "compute";
+
+/// What an agent is started with.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    pub host: String,
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub coord: Arc<dyn Coordination>,
+    pub placement: Arc<dyn PlacementClient>,
+    pub driver: Arc<dyn ComputeDriver>,
+    pub report_interval: Duration,
+    pub host_ip: String,
+}
+
+/// A running agent; dropping the handle does not stop it, [`AgentHandle::stop`] does.
+#[derive(Debug)]
+pub struct AgentHandle {
+    pub service: Service,
+    pub node: ComputeNode,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl AgentHandle {
+    /// Stops serving and heartbeating (the host then goes `down`).
+    pub fn stop(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Agent {
+    opts: AgentOptions,
+}
+
+type Outcome = Result<Value, String>;
+
+/// Registers the host, recovers interrupted work and starts serving.
+pub async fn start(opts: AgentOptions) -> oxstack_common::Result<AgentHandle> {
+    let store = &opts.store;
+    let service = store.service_ensure(&opts.host, BINARY, "compute").await?;
+    let r = opts.driver.resources();
+    let node = store
+        .node_upsert(&ComputeNode {
+            id: 0,
+            uuid: uuid::Uuid::new_v4().to_string(),
+            host: opts.host.clone(),
+            hypervisor_hostname: opts.host.clone(),
+            hypervisor_type: opts.driver.hypervisor_type().into(),
+            hypervisor_version: opts.driver.hypervisor_version(),
+            host_ip: opts.host_ip.clone(),
+            vcpus: r.vcpus,
+            memory_mb: r.memory_mb,
+            local_gb: r.disk_gb,
+            service_id: service.id,
+        })
+        .await?;
+    let agent = Arc::new(Agent { opts: opts.clone() });
+    // Placement may not be serving yet (in all-in-one it starts with us, and its token comes
+    // from identity in the same process): try briefly, then keep retrying in the background.
+    let registered = tokio::time::timeout(Duration::from_secs(2), agent.register_provider(&node))
+        .await
+        .unwrap_or(false);
+    agent.init_host().await?;
+    let mut rx = opts
+        .bus
+        .serve(&rpc::topic(&opts.host))
+        .await
+        .map_err(|e| oxstack_common::Error::internal("bus", e))?;
+    let a = agent.clone();
+    let server = tokio::spawn(async move {
+        while let Some(inc) = rx.recv().await {
+            let a = a.clone();
+            tokio::spawn(async move { a.handle(inc).await });
+        }
+    });
+    let a = agent.clone();
+    let (service_id, n) = (service.id, node.clone());
+    let beat = tokio::spawn(async move {
+        let mut registered = registered;
+        loop {
+            a.heartbeat(service_id).await;
+            if !registered {
+                registered = a.register_provider(&n).await;
+            }
+            tokio::time::sleep(a.opts.report_interval).await;
+            registered = registered || a.register_provider(&n).await;
+        }
+    });
+    agent.heartbeat(service.id).await;
+    Ok(AgentHandle {
+        service,
+        node,
+        tasks: vec![server, beat],
+    })
+}
+
+fn spec_of(i: &Instance, f: &FlavorSnapshot) -> InstanceSpec {
+    InstanceSpec {
+        uuid: i.uuid.clone(),
+        name: i.instance_name(),
+        image_ref: i.image_ref.clone(),
+        vcpus: f.vcpus,
+        memory_mb: f.memory_mb,
+        root_gb: f.root_gb,
+        user_data: i.user_data.clone(),
+        key_data: i.key_data.clone(),
+    }
+}
+
+fn now() -> i64 {
+    oxstack_common::time::now().timestamp_micros()
+}
+
+/// The stable `vm_state` matching what the hypervisor reports.
+fn vm_state_for_power(p: i64) -> &'static str {
+    match p {
+        power::RUNNING => vm::ACTIVE,
+        power::PAUSED => vm::PAUSED,
+        power::SUSPENDED => vm::SUSPENDED,
+        _ => vm::STOPPED,
+    }
+}
+
+impl Agent {
+    fn store(&self) -> &Store {
+        &self.opts.store
+    }
+
+    async fn register_provider(&self, node: &ComputeNode) -> bool {
+        let totals = flavor_resources(node.vcpus, node.memory_mb, node.local_gb);
+        match self
+            .opts
+            .placement
+            .provider_register(&node.uuid, &node.hypervisor_hostname, &totals)
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %oxstack_common::http::error_chain(&e), "cannot register the resource provider; will retry");
+                false
+            }
+        }
+    }
+
+    async fn heartbeat(&self, service_id: i64) {
+        if let Err(e) = self.store().service_heartbeat(service_id).await {
+            tracing::warn!(error = %oxstack_common::http::error_chain(&e), "heartbeat not recorded");
+        }
+        self.opts
+            .coord
+            .heartbeat(
+                LIVENESS_GROUP,
+                &self.opts.host,
+                self.opts.report_interval * 6,
+            )
+            .await;
+    }
+
+    /// Nova's `init_host`: after a restart, every server of this host ends its interrupted
+    /// task (finished, rolled back or ERROR with a fault).
+    async fn init_host(&self) -> oxstack_common::Result<()> {
+        let instances = self
+            .store()
+            .instance_list(&InstanceFilter {
+                host: Some(self.opts.host.clone()),
+                ..Default::default()
+            })
+            .await?;
+        let known = self.opts.driver.list().await;
+        for i in instances {
+            let spec = spec_of(&i, &i.flavor);
+            match (i.vm_state.as_str(), i.task_state.as_deref()) {
+                (_, Some(task::DELETING)) => {
+                    let _ = self.terminate(&i.uuid, None).await;
+                }
+                (vm::BUILDING, _) => {
+                    let _ = self.opts.driver.destroy(&i.uuid).await;
+                    self.to_error(
+                        &i.uuid,
+                        "Instance build was interrupted by a restart of its compute host.",
+                    )
+                    .await;
+                }
+                _ => {
+                    if !known.contains(&i.uuid) {
+                        // The hypervisor lost it (the fake driver keeps nothing across
+                        // restarts): bring it back in its recorded power state.
+                        if self.opts.driver.spawn(&spec).await.is_ok() {
+                            let _ = match i.power_state {
+                                power::SHUTDOWN => self.opts.driver.power_off(&i.uuid).await,
+                                power::PAUSED => self.opts.driver.pause(&i.uuid).await,
+                                power::SUSPENDED => self.opts.driver.suspend(&i.uuid).await,
+                                _ => Ok(()),
+                            };
+                        }
+                    }
+                    if i.task_state.is_some() {
+                        let p = self.opts.driver.power_state(&i.uuid).await;
+                        let vm_state = if i.vm_state == vm::RESIZED || i.vm_state == vm::ERROR {
+                            i.vm_state.clone()
+                        } else {
+                            vm_state_for_power(p).to_string()
+                        };
+                        let _ = self
+                            .store()
+                            .instance_update(
+                                &i.uuid,
+                                &InstanceUpdate {
+                                    vm_state: Some(vm_state),
+                                    task_state: Some(None),
+                                    power_state: Some(p),
+                                    ..Default::default()
+                                },
+                            )
+                            .await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, inc: Incoming) {
+        let m = &inc.message;
+        let outcome = if m.version.split('.').next() != Some(rpc::MAJOR) {
+            Err(format!("unsupported RPC version {}", m.version))
+        } else {
+            let uuid = m.args["instance_uuid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let req = m.request_id.clone().unwrap_or_default();
+            // One operation at a time per server, as Nova's instance lock.
+            let _guard = self.opts.coord.lock(&format!("instance-{uuid}")).await;
+            self.dispatch(&m.method, &uuid, &req, &m.args).await
+        };
+        if let Err(e) = &outcome {
+            tracing::warn!(method = %inc.message.method, error = %e, "compute operation failed");
+        }
+        if let Some(reply) = inc.reply {
+            let _ = reply.send(outcome);
+        }
+    }
+
+    async fn dispatch(&self, method: &str, uuid: &str, req: &str, args: &Value) -> Outcome {
+        let d = &self.opts.driver;
+        match method {
+            "build_and_run_instance" => self.build(uuid, req).await,
+            "terminate_instance" => self.terminate(uuid, Some(req)).await,
+            "reboot_instance" => {
+                let hard = args["reboot_type"].as_str() == Some("HARD");
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_reboot_instance",
+                    vm::ACTIVE,
+                    power::RUNNING,
+                    |u| Box::pin(async move { d.reboot(&u, hard).await }),
+                )
+                .await
+            }
+            "stop_instance" => {
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_stop_instance",
+                    vm::STOPPED,
+                    power::SHUTDOWN,
+                    |u| Box::pin(async move { d.power_off(&u).await }),
+                )
+                .await
+            }
+            "start_instance" => {
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_start_instance",
+                    vm::ACTIVE,
+                    power::RUNNING,
+                    |u| Box::pin(async move { d.power_on(&u).await }),
+                )
+                .await
+            }
+            "pause_instance" => {
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_pause_instance",
+                    vm::PAUSED,
+                    power::PAUSED,
+                    |u| Box::pin(async move { d.pause(&u).await }),
+                )
+                .await
+            }
+            "unpause_instance" => {
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_unpause_instance",
+                    vm::ACTIVE,
+                    power::RUNNING,
+                    |u| Box::pin(async move { d.unpause(&u).await }),
+                )
+                .await
+            }
+            "suspend_instance" => {
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_suspend_instance",
+                    vm::SUSPENDED,
+                    power::SUSPENDED,
+                    |u| Box::pin(async move { d.suspend(&u).await }),
+                )
+                .await
+            }
+            "resume_instance" => {
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_resume_instance",
+                    vm::ACTIVE,
+                    power::RUNNING,
+                    |u| Box::pin(async move { d.resume(&u).await }),
+                )
+                .await
+            }
+            "finish_resize" => self.finish_resize(uuid, req).await,
+            "confirm_resize" => self.end_resize(uuid, req, true).await,
+            "revert_resize" => self.end_resize(uuid, req, false).await,
+            "snapshot_instance" => self.snapshot(uuid, req).await,
+            "get_console_output" => {
+                let out = d.console_output(uuid).await.map_err(|e| e.0)?;
+                let text = match args["length"].as_i64() {
+                    Some(n) if n >= 0 => {
+                        let lines: Vec<&str> = out.lines().collect();
+                        let start = lines.len().saturating_sub(n as usize);
+                        lines[start..].join("\n")
+                    }
+                    _ => out,
+                };
+                Ok(Value::String(text))
+            }
+            other => Err(format!("unknown method {other}")),
+        }
+    }
+
+    async fn load(&self, uuid: &str) -> Result<Instance, String> {
+        self.store()
+            .instance_get(uuid, false)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("Instance {uuid} could not be found."))
+    }
+
+    async fn event_start(&self, uuid: &str, req: &str, event: &str) {
+        if let Err(e) = self
+            .store()
+            .event_start(uuid, req, event, Some(&self.opts.host))
+            .await
+        {
+            tracing::warn!(error = %e, "action event not recorded");
+        }
+    }
+
+    async fn event_finish(&self, uuid: &str, req: &str, event: &str, err: Option<&str>) {
+        if let Err(e) = self.store().event_finish(uuid, req, event, err).await {
+            tracing::warn!(error = %e, "action event not recorded");
+        }
+    }
+
+    async fn fault(&self, uuid: &str, message: &str) {
+        let f = Fault {
+            code: 500,
+            message: message.chars().take(255).collect(),
+            details: Some(message.to_string()),
+            created_at: now(),
+        };
+        if let Err(e) = self.store().instance_fault_set(uuid, &f).await {
+            tracing::warn!(error = %e, "fault not recorded");
+        }
+    }
+
+    async fn to_error(&self, uuid: &str, message: &str) {
+        self.fault(uuid, message).await;
+        let _ = self
+            .store()
+            .instance_update(
+                uuid,
+                &InstanceUpdate {
+                    vm_state: Some(vm::ERROR.into()),
+                    task_state: Some(None),
+                    power_state: Some(power::NOSTATE),
+                    ..Default::default()
+                },
+            )
+            .await;
+    }
+
+    async fn set(&self, uuid: &str, u: InstanceUpdate) -> Result<bool, String> {
+        self.store()
+            .instance_update(uuid, &u)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn build(&self, uuid: &str, req: &str) -> Outcome {
+        const EV: &str = "compute__do_build_and_run_instance";
+        let i = self.load(uuid).await?;
+        self.event_start(uuid, req, EV).await;
+        let moved = self
+            .set(
+                uuid,
+                InstanceUpdate {
+                    task_state: Some(Some(task::SPAWNING.into())),
+                    expect_task_state: Some(vec![Some(task::SCHEDULING.into()), None]),
+                    expect_vm_state: Some(vec![vm::BUILDING.into()]),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if !moved {
+            // Deleted (or reset) while it was being scheduled: nothing to build.
+            self.event_finish(uuid, req, EV, None).await;
+            return Ok(Value::Null);
+        }
+        if let Err(e) = self.opts.driver.spawn(&spec_of(&i, &i.flavor)).await {
+            let _ = self.opts.driver.destroy(uuid).await;
+            let _ = self
+                .set(
+                    uuid,
+                    InstanceUpdate {
+                        task_state: Some(Some(task::SCHEDULING.into())),
+                        expect_task_state: Some(vec![Some(task::SPAWNING.into())]),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            self.event_finish(uuid, req, EV, Some(&e.0)).await;
+            return Err(e.0);
+        }
+        let done = self
+            .set(
+                uuid,
+                InstanceUpdate {
+                    vm_state: Some(vm::ACTIVE.into()),
+                    task_state: Some(None),
+                    power_state: Some(power::RUNNING),
+                    launched_at: Some(Some(now())),
+                    expect_task_state: Some(vec![Some(task::SPAWNING.into())]),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if !done {
+            tracing::info!(instance = uuid, "server was deleted while it was spawning");
+        }
+        self.event_finish(uuid, req, EV, None).await;
+        Ok(Value::Null)
+    }
+
+    async fn terminate(&self, uuid: &str, req: Option<&str>) -> Outcome {
+        const EV: &str = "compute_terminate_instance";
+        if let Some(r) = req {
+            self.event_start(uuid, r, EV).await;
+        }
+        let result = async {
+            self.opts.driver.destroy(uuid).await.map_err(|e| e.0)?;
+            self.opts
+                .placement
+                .release(uuid)
+                .await
+                .map_err(|e| oxstack_common::http::error_chain(&e))?;
+            self.set(
+                uuid,
+                InstanceUpdate {
+                    vm_state: Some(vm::DELETED.into()),
+                    task_state: Some(None),
+                    power_state: Some(power::NOSTATE),
+                    terminated_at: Some(Some(now())),
+                    deleted: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok::<_, String>(())
+        }
+        .await;
+        if let Some(r) = req {
+            self.event_finish(uuid, r, EV, result.as_ref().err().map(String::as_str))
+                .await;
+        }
+        if let Err(e) = &result {
+            // The delete stays pending (task_state deleting): a retry or a restart finishes it.
+            self.fault(uuid, e).await;
+        }
+        result.map(|_| Value::Null)
+    }
+
+    /// A power operation: driver call, then the stable state, clearing the task.
+    async fn simple<'a, F>(
+        &self,
+        uuid: &str,
+        req: &str,
+        event: &str,
+        vm_state: &str,
+        power_state: i64,
+        op: F,
+    ) -> Outcome
+    where
+        F: FnOnce(
+            String,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), DriverError>> + Send + 'a>,
+        >,
+    {
+        self.event_start(uuid, req, event).await;
+        match op(uuid.to_string()).await {
+            Ok(()) => {
+                self.set(
+                    uuid,
+                    InstanceUpdate {
+                        vm_state: Some(vm_state.into()),
+                        task_state: Some(None),
+                        power_state: Some(power_state),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                self.event_finish(uuid, req, event, None).await;
+                Ok(Value::Null)
+            }
+            Err(e) => {
+                // Nova's reverts_task_state + wrap_instance_fault.
+                let p = self.opts.driver.power_state(uuid).await;
+                self.fault(uuid, &e.0).await;
+                self.set(
+                    uuid,
+                    InstanceUpdate {
+                        task_state: Some(None),
+                        power_state: Some(p),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                self.event_finish(uuid, req, event, Some(&e.0)).await;
+                Err(e.0)
+            }
+        }
+    }
+
+    async fn finish_resize(&self, uuid: &str, req: &str) -> Outcome {
+        const EV: &str = "compute_finish_resize";
+        let i = self.load(uuid).await?;
+        let Some(new) = i.new_flavor.clone() else {
+            return Err("no resize in progress".into());
+        };
+        self.event_start(uuid, req, EV).await;
+        if let Err(e) = self.opts.driver.resize(&spec_of(&i, &new)).await {
+            let _ = self
+                .opts
+                .placement
+                .claim(
+                    uuid,
+                    &self.provider_of(&i).await.unwrap_or_default(),
+                    &flavor_resources(i.flavor.vcpus, i.flavor.memory_mb, i.flavor.root_gb),
+                    &i.project_id,
+                    &i.user_id,
+                )
+                .await;
+            self.fault(uuid, &e.0).await;
+            self.set(
+                uuid,
+                InstanceUpdate {
+                    task_state: Some(None),
+                    new_flavor: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            self.event_finish(uuid, req, EV, Some(&e.0)).await;
+            return Err(e.0);
+        }
+        let p = self.opts.driver.power_state(uuid).await;
+        self.set(
+            uuid,
+            InstanceUpdate {
+                vm_state: Some(vm::RESIZED.into()),
+                task_state: Some(None),
+                power_state: Some(p),
+                old_flavor: Some(Some(i.flavor.clone())),
+                flavor: Some(new),
+                new_flavor: Some(None),
+                ..Default::default()
+            },
+        )
+        .await?;
+        self.event_finish(uuid, req, EV, None).await;
+        Ok(Value::Null)
+    }
+
+    async fn provider_of(&self, i: &Instance) -> Option<String> {
+        let nodes = self.store().node_list().await.ok()?;
+        nodes
+            .into_iter()
+            .find(|n| Some(&n.host) == i.host.as_ref())
+            .map(|n| n.uuid)
+    }
+
+    /// Confirms (keeps the new flavor) or reverts (back to the old one) a resize; the
+    /// doubled allocation of the resize shrinks to the kept flavor.
+    async fn end_resize(&self, uuid: &str, req: &str, confirm: bool) -> Outcome {
+        let ev = if confirm {
+            "compute_confirm_resize"
+        } else {
+            "compute_revert_resize"
+        };
+        let i = self.load(uuid).await?;
+        let Some(old) = i.old_flavor.clone() else {
+            return Err("no resize to finish".into());
+        };
+        self.event_start(uuid, req, ev).await;
+        let keep = if confirm { i.flavor.clone() } else { old };
+        if !confirm && let Err(e) = self.opts.driver.resize(&spec_of(&i, &keep)).await {
+            self.fault(uuid, &e.0).await;
+            self.event_finish(uuid, req, ev, Some(&e.0)).await;
+            return Err(e.0);
+        }
+        if let Some(provider) = self.provider_of(&i).await {
+            let res = flavor_resources(keep.vcpus, keep.memory_mb, keep.root_gb);
+            if let Err(e) = self
+                .opts
+                .placement
+                .claim(uuid, &provider, &res, &i.project_id, &i.user_id)
+                .await
+            {
+                tracing::warn!(error = %oxstack_common::http::error_chain(&e), "allocation not shrunk after resize");
+            }
+        }
+        let p = self.opts.driver.power_state(uuid).await;
+        self.set(
+            uuid,
+            InstanceUpdate {
+                vm_state: Some(vm_state_for_power(p).into()),
+                task_state: Some(None),
+                power_state: Some(p),
+                flavor: Some(keep),
+                old_flavor: Some(None),
+                ..Default::default()
+            },
+        )
+        .await?;
+        self.event_finish(uuid, req, ev, None).await;
+        Ok(Value::Null)
+    }
+
+    async fn snapshot(&self, uuid: &str, req: &str) -> Outcome {
+        const EV: &str = "compute_snapshot_instance";
+        self.event_start(uuid, req, EV).await;
+        // TODO-correctness: upload the disk to the image service once drivers have disks;
+        // the fake driver has none, so the image record stays as created by the API.
+        self.set(
+            uuid,
+            InstanceUpdate {
+                task_state: Some(None),
+                ..Default::default()
+            },
+        )
+        .await?;
+        self.event_finish(uuid, req, EV, None).await;
+        Ok(Value::Null)
+    }
+}

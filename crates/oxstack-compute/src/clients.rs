@@ -1,0 +1,748 @@
+//! Typed clients of the services compute calls: the image service (Glance) and placement.
+//! Each is a trait with an HTTP implementation (hyper-util's client; endpoints from
+//! `[compute]` until catalog discovery is wired) and an in-memory fake for tests.
+//!
+//! Calls to the image service carry the user's token (the user must be able to see the
+//! image); calls to placement carry a service token from a [`ServiceTokenSource`] the
+//! binary provides.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// What a cross-service call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{service} is unreachable")]
+    Unreachable {
+        service: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{service} answered {status}: {body}")]
+    Status {
+        service: &'static str,
+        status: u16,
+        body: String,
+    },
+    #[error("{service} answered something unexpected: {detail}")]
+    Protocol {
+        service: &'static str,
+        detail: String,
+    },
+    #[error("no service token")]
+    NoToken(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<ClientError> for oxstack_common::Error {
+    fn from(e: ClientError) -> Self {
+        oxstack_common::Error::internal("cross-service call", e)
+    }
+}
+
+/// What compute needs to know of an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub min_disk: i64,
+    pub min_ram: i64,
+    pub size: Option<i64>,
+}
+
+/// The image service, as compute uses it.
+#[async_trait]
+pub trait ImageClient: Send + Sync + std::fmt::Debug {
+    /// The image `id` as the token's user sees it; `None` when it does not exist or is not
+    /// visible to them.
+    async fn image_get(&self, token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError>;
+    /// Creates the (queued) image record of a server snapshot.
+    async fn snapshot_create(
+        &self,
+        token: &str,
+        name: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<ImageInfo, ClientError>;
+}
+
+/// Amounts of resource classes (`VCPU`, `MEMORY_MB`, `DISK_GB`).
+pub type Resources = BTreeMap<String, i64>;
+
+/// One host placement can fit a request on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub provider: String,
+    pub resources: Resources,
+}
+
+/// Placement, as compute uses it.
+#[async_trait]
+pub trait PlacementClient: Send + Sync + std::fmt::Debug {
+    /// Creates the resource provider of a compute node (no error when it exists) and sets
+    /// its inventory of `totals`.
+    async fn provider_register(
+        &self,
+        uuid: &str,
+        name: &str,
+        totals: &Resources,
+    ) -> Result<(), ClientError>;
+    /// Providers that can hold `resources` (up to `limit`).
+    async fn candidates(
+        &self,
+        resources: &Resources,
+        limit: usize,
+    ) -> Result<Vec<Candidate>, ClientError>;
+    /// Claims `resources` on `provider` for `consumer`; `false` when the provider no longer
+    /// has room (a concurrent claim won).
+    async fn claim(
+        &self,
+        consumer: &str,
+        provider: &str,
+        resources: &Resources,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<bool, ClientError>;
+    /// Removes every allocation of `consumer`.
+    async fn release(&self, consumer: &str) -> Result<(), ClientError>;
+    /// What is allocated on `provider`.
+    async fn usages(&self, provider: &str) -> Result<Resources, ClientError>;
+}
+
+/// Where service tokens come from (the binary issues them for the compute service user).
+#[async_trait]
+pub trait ServiceTokenSource: Send + Sync + std::fmt::Debug {
+    async fn token(&self) -> Result<String, ClientError>;
+}
+
+/// `VCPU`, `MEMORY_MB`, `DISK_GB` of a flavor.
+pub fn flavor_resources(vcpus: i64, ram: i64, disk: i64) -> Resources {
+    let mut r = Resources::new();
+    r.insert("VCPU".into(), vcpus);
+    r.insert("MEMORY_MB".into(), ram);
+    if disk > 0 {
+        r.insert("DISK_GB".into(), disk);
+    }
+    r
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP implementations
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+#[derive(Debug, Clone)]
+struct Http {
+    client: HttpClient,
+    base: String,
+    service: &'static str,
+}
+
+impl Http {
+    fn new(base: &str, service: &'static str) -> Self {
+        let mut conn = HttpConnector::new();
+        conn.set_connect_timeout(Some(Duration::from_secs(5)));
+        Http {
+            client: Client::builder(TokioExecutor::new()).build(conn),
+            base: base.trim_end_matches('/').to_string(),
+            service,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ClientError> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("accept", "application/json");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let body = match body {
+            Some(v) => {
+                b = b.header("content-type", "application/json");
+                Full::new(Bytes::from(v.to_string()))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let req = b.body(body).map_err(|e| ClientError::Protocol {
+            service: self.service,
+            detail: e.to_string(),
+        })?;
+        let unreachable = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Unreachable {
+            service: self.service,
+            source: e,
+        };
+        let resp = tokio::time::timeout(Duration::from_secs(60), self.client.request(req))
+            .await
+            .map_err(|e| unreachable(Box::new(e)))?
+            .map_err(|e| unreachable(Box::new(e)))?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unreachable(Box::new(e)))?
+            .to_bytes();
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, v))
+    }
+
+    fn fail(&self, status: StatusCode, body: &Value) -> ClientError {
+        ClientError::Status {
+            service: self.service,
+            status: status.as_u16(),
+            body: body.to_string().chars().take(500).collect(),
+        }
+    }
+}
+
+/// The image service over HTTP (Glance v2).
+#[derive(Debug, Clone)]
+pub struct HttpImageClient(Http);
+
+impl HttpImageClient {
+    pub fn new(base_url: &str) -> Self {
+        Self(Http::new(base_url, "image"))
+    }
+}
+
+fn image_info(v: &Value) -> Option<ImageInfo> {
+    Some(ImageInfo {
+        id: v.get("id")?.as_str()?.to_string(),
+        name: v.get("name").and_then(Value::as_str).map(str::to_string),
+        status: v
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        min_disk: v.get("min_disk").and_then(Value::as_i64).unwrap_or(0),
+        min_ram: v.get("min_ram").and_then(Value::as_i64).unwrap_or(0),
+        size: v.get("size").and_then(Value::as_i64),
+    })
+}
+
+#[async_trait]
+impl ImageClient for HttpImageClient {
+    async fn image_get(&self, token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError> {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(None);
+        }
+        let (st, v) = self
+            .0
+            .send(
+                Method::GET,
+                &format!("/v2/images/{id}"),
+                &[("x-auth-token", token)],
+                None,
+            )
+            .await?;
+        match st {
+            StatusCode::OK => image_info(&v)
+                .map(Some)
+                .ok_or_else(|| ClientError::Protocol {
+                    service: "image",
+                    detail: "image without id".into(),
+                }),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(self.0.fail(s, &v)),
+        }
+    }
+
+    async fn snapshot_create(
+        &self,
+        token: &str,
+        name: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<ImageInfo, ClientError> {
+        let mut body = json!({"name": name, "container_format": "bare", "disk_format": "qcow2"});
+        for (k, v) in properties {
+            body[k] = json!(v);
+        }
+        let (st, v) = self
+            .0
+            .send(
+                Method::POST,
+                "/v2/images",
+                &[("x-auth-token", token)],
+                Some(&body),
+            )
+            .await?;
+        if st != StatusCode::CREATED {
+            return Err(self.0.fail(st, &v));
+        }
+        image_info(&v).ok_or_else(|| ClientError::Protocol {
+            service: "image",
+            detail: "image without id".into(),
+        })
+    }
+}
+
+/// Placement over HTTP (microversion 1.28: consumer generations).
+#[derive(Debug, Clone)]
+pub struct HttpPlacementClient {
+    http: Http,
+    tokens: Arc<dyn ServiceTokenSource>,
+}
+
+const PLACEMENT_VERSION: &str = "placement 1.28";
+
+impl HttpPlacementClient {
+    pub fn new(base_url: &str, tokens: Arc<dyn ServiceTokenSource>) -> Self {
+        Self {
+            http: Http::new(base_url, "placement"),
+            tokens,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ClientError> {
+        let token = self.tokens.token().await?;
+        self.http
+            .send(
+                method,
+                path,
+                &[
+                    ("x-auth-token", &token),
+                    ("openstack-api-version", PLACEMENT_VERSION),
+                ],
+                body,
+            )
+            .await
+    }
+}
+
+fn resources_of(v: &Value) -> Resources {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl PlacementClient for HttpPlacementClient {
+    async fn provider_register(
+        &self,
+        uuid: &str,
+        name: &str,
+        totals: &Resources,
+    ) -> Result<(), ClientError> {
+        let (st, v) = self
+            .call(
+                Method::POST,
+                "/resource_providers",
+                Some(&json!({"uuid": uuid, "name": name})),
+            )
+            .await?;
+        if !(st.is_success() || st == StatusCode::CONFLICT) {
+            return Err(self.http.fail(st, &v));
+        }
+        // Inventory writes race with nothing but ourselves; retry once on a stale generation.
+        for _ in 0..3 {
+            let (st, rp) = self
+                .call(Method::GET, &format!("/resource_providers/{uuid}"), None)
+                .await?;
+            if st != StatusCode::OK {
+                return Err(self.http.fail(st, &rp));
+            }
+            let generation = rp.get("generation").cloned().unwrap_or(json!(0));
+            let inventories: serde_json::Map<String, Value> = totals
+                .iter()
+                .map(|(k, t)| {
+                    let ratio = match k.as_str() {
+                        "VCPU" => 16.0,
+                        "MEMORY_MB" => 1.5,
+                        _ => 1.0,
+                    };
+                    (
+                        k.clone(),
+                        json!({"total": t, "allocation_ratio": ratio, "reserved": 0}),
+                    )
+                })
+                .collect();
+            let body =
+                json!({"resource_provider_generation": generation, "inventories": inventories});
+            let (st, v) = self
+                .call(
+                    Method::PUT,
+                    &format!("/resource_providers/{uuid}/inventories"),
+                    Some(&body),
+                )
+                .await?;
+            match st {
+                StatusCode::OK => return Ok(()),
+                StatusCode::CONFLICT => continue,
+                s => return Err(self.http.fail(s, &v)),
+            }
+        }
+        Err(ClientError::Protocol {
+            service: "placement",
+            detail: "inventory generation kept changing".into(),
+        })
+    }
+
+    async fn candidates(
+        &self,
+        resources: &Resources,
+        limit: usize,
+    ) -> Result<Vec<Candidate>, ClientError> {
+        let q = resources
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let (st, v) = self
+            .call(
+                Method::GET,
+                &format!("/allocation_candidates?resources={q}&limit={limit}"),
+                None,
+            )
+            .await?;
+        if st != StatusCode::OK {
+            return Err(self.http.fail(st, &v));
+        }
+        let mut out = Vec::new();
+        for req in v["allocation_requests"].as_array().into_iter().flatten() {
+            if let Some(allocs) = req["allocations"].as_object() {
+                // Compute nodes are single providers here (no nested trees yet).
+                if let Some((rp, a)) = allocs.iter().next() {
+                    out.push(Candidate {
+                        provider: rp.clone(),
+                        resources: resources_of(&a["resources"]),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn claim(
+        &self,
+        consumer: &str,
+        provider: &str,
+        resources: &Resources,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<bool, ClientError> {
+        let body = json!({
+            "allocations": {provider: {"resources": resources}},
+            "project_id": project_id,
+            "user_id": user_id,
+            "consumer_generation": null,
+        });
+        let (st, v) = self
+            .call(
+                Method::PUT,
+                &format!("/allocations/{consumer}"),
+                Some(&body),
+            )
+            .await?;
+        match st {
+            StatusCode::NO_CONTENT | StatusCode::OK => Ok(true),
+            StatusCode::CONFLICT => Ok(false),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+
+    async fn release(&self, consumer: &str) -> Result<(), ClientError> {
+        let (st, v) = self
+            .call(Method::DELETE, &format!("/allocations/{consumer}"), None)
+            .await?;
+        match st {
+            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+
+    async fn usages(&self, provider: &str) -> Result<Resources, ClientError> {
+        let (st, v) = self
+            .call(
+                Method::GET,
+                &format!("/resource_providers/{provider}/usages"),
+                None,
+            )
+            .await?;
+        match st {
+            StatusCode::OK => Ok(resources_of(&v["usages"])),
+            StatusCode::NOT_FOUND => Ok(Resources::new()),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fakes
+
+/// An in-memory image service: images are added by tests; every token sees every image.
+#[derive(Debug, Default)]
+pub struct FakeImageClient {
+    images: Mutex<HashMap<String, ImageInfo>>,
+}
+
+impl FakeImageClient {
+    /// Adds an active image.
+    pub fn add(&self, id: &str, name: &str) {
+        self.images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                id.to_string(),
+                ImageInfo {
+                    id: id.to_string(),
+                    name: Some(name.to_string()),
+                    status: "active".into(),
+                    min_disk: 0,
+                    min_ram: 0,
+                    size: Some(1 << 20),
+                },
+            );
+    }
+}
+
+#[async_trait]
+impl ImageClient for FakeImageClient {
+    async fn image_get(&self, _token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError> {
+        Ok(self
+            .images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned())
+    }
+
+    async fn snapshot_create(
+        &self,
+        _token: &str,
+        name: &str,
+        _properties: &BTreeMap<String, String>,
+    ) -> Result<ImageInfo, ClientError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.add(&id, name);
+        let mut images = self.images.lock().unwrap_or_else(|p| p.into_inner());
+        let img = images.get_mut(&id).ok_or_else(|| ClientError::Protocol {
+            service: "image",
+            detail: "vanished".into(),
+        })?;
+        img.status = "queued".into();
+        Ok(img.clone())
+    }
+}
+
+#[derive(Debug, Default)]
+struct FakePlacementState {
+    /// provider → (name, totals)
+    providers: BTreeMap<String, (String, Resources)>,
+    /// consumer → (provider, resources)
+    allocations: HashMap<String, (String, Resources)>,
+}
+
+/// An in-memory placement with atomic claims (no allocation ratios: totals are capacity).
+#[derive(Debug, Default)]
+pub struct FakePlacement {
+    state: Mutex<FakePlacementState>,
+}
+
+impl FakePlacement {
+    fn used(s: &FakePlacementState, provider: &str) -> Resources {
+        let mut used = Resources::new();
+        for (p, r) in s.allocations.values() {
+            if p == provider {
+                for (k, v) in r {
+                    *used.entry(k.clone()).or_default() += v;
+                }
+            }
+        }
+        used
+    }
+
+    fn fits(s: &FakePlacementState, provider: &str, want: &Resources) -> bool {
+        let Some((_, totals)) = s.providers.get(provider) else {
+            return false;
+        };
+        let used = Self::used(s, provider);
+        want.iter().all(|(k, v)| {
+            totals.get(k).copied().unwrap_or(0) - used.get(k).copied().unwrap_or(0) >= *v
+        })
+    }
+
+    /// The consumers with allocations (for leak checks in tests).
+    pub fn consumers(&self) -> Vec<String> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<String> = s.allocations.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+#[async_trait]
+impl PlacementClient for FakePlacement {
+    async fn provider_register(
+        &self,
+        uuid: &str,
+        name: &str,
+        totals: &Resources,
+    ) -> Result<(), ClientError> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .providers
+            .insert(uuid.to_string(), (name.to_string(), totals.clone()));
+        Ok(())
+    }
+
+    async fn candidates(
+        &self,
+        resources: &Resources,
+        limit: usize,
+    ) -> Result<Vec<Candidate>, ClientError> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(s.providers
+            .keys()
+            .filter(|p| Self::fits(&s, p, resources))
+            .take(limit)
+            .map(|p| Candidate {
+                provider: p.clone(),
+                resources: resources.clone(),
+            })
+            .collect())
+    }
+
+    async fn claim(
+        &self,
+        consumer: &str,
+        provider: &str,
+        resources: &Resources,
+        _project_id: &str,
+        _user_id: &str,
+    ) -> Result<bool, ClientError> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = s.allocations.remove(consumer);
+        if !Self::fits(&s, provider, resources) {
+            if let Some(p) = previous {
+                s.allocations.insert(consumer.to_string(), p);
+            }
+            return Ok(false);
+        }
+        s.allocations.insert(
+            consumer.to_string(),
+            (provider.to_string(), resources.clone()),
+        );
+        Ok(true)
+    }
+
+    async fn release(&self, consumer: &str) -> Result<(), ClientError> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .allocations
+            .remove(consumer);
+        Ok(())
+    }
+
+    async fn usages(&self, provider: &str) -> Result<Resources, ClientError> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Self::used(&s, provider))
+    }
+}
+
+/// A fixed service token (tests, or a binary with a static token).
+#[derive(Debug, Clone)]
+pub struct StaticToken(pub String);
+
+#[async_trait]
+impl ServiceTokenSource for StaticToken {
+    async fn token(&self) -> Result<String, ClientError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Service tokens from Keystone password authentication (`POST /v3/auth/tokens`), cached
+/// until ten minutes before they expire.
+#[derive(Debug)]
+pub struct PasswordTokenSource {
+    http: Http,
+    body: Value,
+    cached: tokio::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl PasswordTokenSource {
+    /// `identity_url` is `http://host:5000`; the token is scoped to `project` in the
+    /// Default domain.
+    pub fn new(identity_url: &str, user: &str, password: &str, project: &str) -> Self {
+        Self {
+            http: Http::new(identity_url, "identity"),
+            body: json!({"auth": {
+                "identity": {"methods": ["password"], "password": {"user": {
+                    "name": user, "domain": {"id": "default"}, "password": password}}},
+                "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+            }}),
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl ServiceTokenSource for PasswordTokenSource {
+    async fn token(&self) -> Result<String, ClientError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((t, until)) = cached.as_ref()
+            && std::time::Instant::now() < *until
+        {
+            return Ok(t.clone());
+        }
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/v3/auth/tokens", self.http.base))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(self.body.to_string())))
+            .map_err(|e| ClientError::NoToken(Box::new(e)))?;
+        let resp = tokio::time::timeout(Duration::from_secs(30), self.http.client.request(req))
+            .await
+            .map_err(|e| ClientError::NoToken(Box::new(e)))?
+            .map_err(|e| ClientError::NoToken(Box::new(e)))?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(ClientError::Status {
+                service: "identity",
+                status: resp.status().as_u16(),
+                body: String::new(),
+            });
+        }
+        let token = resp
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol {
+                service: "identity",
+                detail: "no X-Subject-Token".into(),
+            })?;
+        // TODO-correctness: read `expires_at` from the body instead of assuming Keystone's
+        // default one-hour lifetime.
+        *cached = Some((
+            token.clone(),
+            std::time::Instant::now() + Duration::from_secs(50 * 60),
+        ));
+        Ok(token)
+    }
+}

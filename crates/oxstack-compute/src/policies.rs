@@ -1,0 +1,171 @@
+//! The compute policy defaults, as Nova registers them (nova/policies/*.py, secure-RBAC
+//! defaults: project scope; `admin`, project `member` and `reader`). Targets are Nova's flat
+//! dictionaries: `{"project_id": ..., "user_id": ...}`.
+
+use oxstack_common::policy::RuleDefault;
+
+const ADMIN: &str = "rule:context_is_admin";
+const MEMBER: &str = "rule:project_member_or_admin";
+const READER: &str = "rule:project_reader_or_admin";
+const ANY: &str = "@";
+const KEYPAIR_OWNER: &str = "(rule:context_is_admin) or user_id:%(user_id)s";
+const P: &[&str] = &["project"];
+
+macro_rules! rules {
+    ($( $name:literal => $check:expr, $desc:literal, [$( ($m:literal, $p:literal) ),*] ;)*) => {
+        &[ $( RuleDefault::new($name, $check).scope_types(P).description($desc).operations(&[$(($m, $p)),*]), )* ]
+    };
+}
+
+/// Base rules others refer to.
+pub const BASE: &[RuleDefault] = &[
+    RuleDefault::new("context_is_admin", "role:admin")
+        .description("Decides what is required for the 'is_admin:True' check to succeed."),
+    RuleDefault::new(
+        "project_member_api",
+        "role:member and project_id:%(project_id)s",
+    )
+    .description("Default rule for Project level non admin APIs."),
+    RuleDefault::new(
+        "project_reader_api",
+        "role:reader and project_id:%(project_id)s",
+    )
+    .description("Default rule for Project level read only APIs."),
+    RuleDefault::new(
+        "project_member_or_admin",
+        "rule:project_member_api or rule:context_is_admin",
+    )
+    .description("Default rule for Project Member or admin APIs."),
+    RuleDefault::new(
+        "project_reader_or_admin",
+        "rule:project_reader_api or rule:context_is_admin",
+    )
+    .description("Default rule for Project reader or admin APIs."),
+];
+
+/// Every API rule.
+pub const API: &[RuleDefault] = rules! {
+    "os_compute_api:servers:index" => READER, "List all servers", [("GET", "/servers")];
+    "os_compute_api:servers:detail" => READER, "List all servers with detailed information", [("GET", "/servers/detail")];
+    "os_compute_api:servers:index:get_all_tenants" => ADMIN, "List all servers for all projects", [("GET", "/servers")];
+    "os_compute_api:servers:detail:get_all_tenants" => ADMIN, "List all servers with details for all projects", [("GET", "/servers/detail")];
+    "os_compute_api:servers:allow_all_filters" => ADMIN, "Allow all filters when listing servers", [("GET", "/servers")];
+    "os_compute_api:servers:show" => READER, "Show a server", [("GET", "/servers/{server_id}")];
+    "os_compute_api:servers:show:flavor-extra-specs" => READER, "Starting with microversion 2.47, the flavor and its extra specs used for a server is also returned in the response", [("GET", "/servers/{server_id}")];
+    "os_compute_api:servers:show:host_status" => ADMIN, "Show a server with additional host status information", [("GET", "/servers/{server_id}")];
+    "os_compute_api:servers:show:host_status:unknown-only" => ADMIN, "Show a server with additional host status information, only if host status is UNKNOWN", [("GET", "/servers/{server_id}")];
+    "os_compute_api:servers:create" => MEMBER, "Create a server", [("POST", "/servers")];
+    "os_compute_api:servers:create:forced_host" => ADMIN, "Create a server on the specified host and/or node", [("POST", "/servers")];
+    "os_compute_api:servers:create:attach_network" => MEMBER, "Create a server with the requested network attached to it", [("POST", "/servers")];
+    "os_compute_api:servers:create:zero_disk_flavor" => ADMIN, "Create a server with a flavor with a zero disk from an image", [("POST", "/servers")];
+    "os_compute_api:servers:delete" => MEMBER, "Delete a server", [("DELETE", "/servers/{server_id}")];
+    "os_compute_api:servers:update" => MEMBER, "Update a server", [("PUT", "/servers/{server_id}")];
+    "os_compute_api:servers:reboot" => MEMBER, "Reboot a server", [("POST", "/servers/{server_id}/action (reboot)")];
+    "os_compute_api:servers:resize" => MEMBER, "Resize a server", [("POST", "/servers/{server_id}/action (resize)")];
+    "os_compute_api:servers:confirm_resize" => MEMBER, "Confirm a server resize", [("POST", "/servers/{server_id}/action (confirmResize)")];
+    "os_compute_api:servers:revert_resize" => MEMBER, "Revert a server resize", [("POST", "/servers/{server_id}/action (revertResize)")];
+    "os_compute_api:servers:create_image" => MEMBER, "Create an image from a server", [("POST", "/servers/{server_id}/action (createImage)")];
+    "os_compute_api:servers:start" => MEMBER, "Start a server", [("POST", "/servers/{server_id}/action (os-start)")];
+    "os_compute_api:servers:stop" => MEMBER, "Stop a server", [("POST", "/servers/{server_id}/action (os-stop)")];
+    "os_compute_api:os-extended-server-attributes" => ADMIN, "Return extended attributes for server", [("GET", "/servers/{id}")];
+    "os_compute_api:os-pause-server:pause" => MEMBER, "Pause a server", [("POST", "/servers/{server_id}/action (pause)")];
+    "os_compute_api:os-pause-server:unpause" => MEMBER, "Unpause a paused server", [("POST", "/servers/{server_id}/action (unpause)")];
+    "os_compute_api:os-suspend-server:suspend" => MEMBER, "Suspend server", [("POST", "/servers/{server_id}/action (suspend)")];
+    "os_compute_api:os-suspend-server:resume" => MEMBER, "Resume suspended server", [("POST", "/servers/{server_id}/action (resume)")];
+    "os_compute_api:os-lock-server:lock" => MEMBER, "Lock a server", [("POST", "/servers/{server_id}/action (lock)")];
+    "os_compute_api:os-lock-server:unlock" => MEMBER, "Unlock a server", [("POST", "/servers/{server_id}/action (unlock)")];
+    "os_compute_api:os-lock-server:unlock:unlock_override" => ADMIN, "Unlock a server, regardless who locked the server", [("POST", "/servers/{server_id}/action (unlock)")];
+    "os_compute_api:os-console-output" => MEMBER, "Show console output for a server", [("POST", "/servers/{server_id}/action (os-getConsoleOutput)")];
+    "os_compute_api:os-admin-actions:reset_state" => ADMIN, "Reset the state of a given server", [("POST", "/servers/{server_id}/action (os-resetState)")];
+    "os_compute_api:os-instance-actions:list" => READER, "List actions for a server", [("GET", "/servers/{server_id}/os-instance-actions")];
+    "os_compute_api:os-instance-actions:show" => READER, "Show action details for a server", [("GET", "/servers/{server_id}/os-instance-actions/{request_id}")];
+    "os_compute_api:os-instance-actions:events" => ADMIN, "Add events details in action details for a server", [("GET", "/servers/{server_id}/os-instance-actions/{request_id}")];
+    "os_compute_api:os-instance-actions:events:details" => ADMIN, "Add details for the instance action events", [("GET", "/servers/{server_id}/os-instance-actions/{request_id}")];
+    "os_compute_api:server-metadata:index" => READER, "List all metadata of a server", [("GET", "/servers/{server_id}/metadata")];
+    "os_compute_api:server-metadata:show" => READER, "Show metadata for a server", [("GET", "/servers/{server_id}/metadata/{key}")];
+    "os_compute_api:server-metadata:create" => MEMBER, "Create metadata for a server", [("POST", "/servers/{server_id}/metadata")];
+    "os_compute_api:server-metadata:update_all" => MEMBER, "Replace metadata for a server", [("PUT", "/servers/{server_id}/metadata")];
+    "os_compute_api:server-metadata:update" => MEMBER, "Update metadata from a server", [("PUT", "/servers/{server_id}/metadata/{key}")];
+    "os_compute_api:server-metadata:delete" => MEMBER, "Delete metadata from a server", [("DELETE", "/servers/{server_id}/metadata/{key}")];
+    "os_compute_api:os-server-tags:index" => READER, "List all tags for given server", [("GET", "/servers/{server_id}/tags")];
+    "os_compute_api:os-server-tags:show" => READER, "Check tag existence on the server", [("GET", "/servers/{server_id}/tags/{tag}")];
+    "os_compute_api:os-server-tags:update" => MEMBER, "Add a single tag to the server", [("PUT", "/servers/{server_id}/tags/{tag}")];
+    "os_compute_api:os-server-tags:update_all" => MEMBER, "Replace all tags on specified server", [("PUT", "/servers/{server_id}/tags")];
+    "os_compute_api:os-server-tags:delete" => MEMBER, "Delete a single tag from the specified server", [("DELETE", "/servers/{server_id}/tags/{tag}")];
+    "os_compute_api:os-server-tags:delete_all" => MEMBER, "Delete all the server tags", [("DELETE", "/servers/{server_id}/tags")];
+    "os_compute_api:os-flavor-manage:create" => ADMIN, "Create a flavor", [("POST", "/flavors")];
+    "os_compute_api:os-flavor-manage:update" => ADMIN, "Update a flavor", [("PUT", "/flavors/{flavor_id}")];
+    "os_compute_api:os-flavor-manage:delete" => ADMIN, "Delete a flavor", [("DELETE", "/flavors/{flavor_id}")];
+    "os_compute_api:os-flavor-extra-specs:index" => READER, "List extra specs for a flavor", [("GET", "/flavors/{flavor_id}/os-extra_specs")];
+    "os_compute_api:os-flavor-extra-specs:show" => READER, "Show an extra spec for a flavor", [("GET", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")];
+    "os_compute_api:os-flavor-extra-specs:create" => ADMIN, "Create extra specs for a flavor", [("POST", "/flavors/{flavor_id}/os-extra_specs")];
+    "os_compute_api:os-flavor-extra-specs:update" => ADMIN, "Update an extra spec for a flavor", [("PUT", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")];
+    "os_compute_api:os-flavor-extra-specs:delete" => ADMIN, "Delete an extra spec for a flavor", [("DELETE", "/flavors/{flavor_id}/os-extra_specs/{flavor_extra_spec_key}")];
+    "os_compute_api:os-flavor-access" => ADMIN, "List flavor access information", [("GET", "/flavors/{flavor_id}/os-flavor-access")];
+    "os_compute_api:os-flavor-access:add_tenant_access" => ADMIN, "Add flavor access to a tenant", [("POST", "/flavors/{flavor_id}/action (addTenantAccess)")];
+    "os_compute_api:os-flavor-access:remove_tenant_access" => ADMIN, "Remove flavor access from a tenant", [("POST", "/flavors/{flavor_id}/action (removeTenantAccess)")];
+    "os_compute_api:os-keypairs:index" => KEYPAIR_OWNER, "List all keypairs", [("GET", "/os-keypairs")];
+    "os_compute_api:os-keypairs:create" => KEYPAIR_OWNER, "Create a keypair", [("POST", "/os-keypairs")];
+    "os_compute_api:os-keypairs:show" => KEYPAIR_OWNER, "Show details of a keypair", [("GET", "/os-keypairs/{keypair_name}")];
+    "os_compute_api:os-keypairs:delete" => KEYPAIR_OWNER, "Delete a keypair", [("DELETE", "/os-keypairs/{keypair_name}")];
+    "os_compute_api:limits" => ANY, "Show rate and absolute limits for the current user project", [("GET", "/limits")];
+    "os_compute_api:limits:other_project" => ADMIN, "Show rate and absolute limits of other project", [("GET", "/limits")];
+    "os_compute_api:os-quota-sets:show" => READER, "Show a quota", [("GET", "/os-quota-sets/{tenant_id}")];
+    "os_compute_api:os-quota-sets:update" => ADMIN, "Update the quotas", [("PUT", "/os-quota-sets/{tenant_id}")];
+    "os_compute_api:os-quota-sets:defaults" => ANY, "List default quotas", [("GET", "/os-quota-sets/{tenant_id}/defaults")];
+    "os_compute_api:os-quota-sets:delete" => ADMIN, "Revert quotas to defaults", [("DELETE", "/os-quota-sets/{tenant_id}")];
+    "os_compute_api:os-quota-sets:detail" => READER, "Show the detail of quota", [("GET", "/os-quota-sets/{tenant_id}/detail")];
+    "os_compute_api:os-quota-class-sets:show" => ADMIN, "List quotas for specific quota classs", [("GET", "/os-quota-class-sets/{quota_class}")];
+    "os_compute_api:os-quota-class-sets:update" => ADMIN, "Update quotas for specific quota class", [("PUT", "/os-quota-class-sets/{quota_class}")];
+    "os_compute_api:os-availability-zone:list" => ANY, "List availability zone information without host information", [("GET", "/os-availability-zone")];
+    "os_compute_api:os-availability-zone:detail" => ADMIN, "List detailed availability zone information with host information", [("GET", "/os-availability-zone/detail")];
+    "os_compute_api:os-services:list" => ADMIN, "List all running Compute services in a region", [("GET", "/os-services")];
+    "os_compute_api:os-services:update" => ADMIN, "Update a Compute service", [("PUT", "/os-services/{service_id}")];
+    "os_compute_api:os-services:delete" => ADMIN, "Delete a Compute service", [("DELETE", "/os-services/{service_id}")];
+    "os_compute_api:os-hypervisors:list" => ADMIN, "List all hypervisors", [("GET", "/os-hypervisors")];
+    "os_compute_api:os-hypervisors:list-detail" => ADMIN, "List all hypervisors with details", [("GET", "/os-hypervisors/details")];
+    "os_compute_api:os-hypervisors:statistics" => ADMIN, "Show summary statistics for all hypervisors over all compute nodes", [("GET", "/os-hypervisors/statistics")];
+    "os_compute_api:os-hypervisors:show" => ADMIN, "Show details for a hypervisor", [("GET", "/os-hypervisors/{hypervisor_id}")];
+    "os_compute_api:os-hypervisors:search" => ADMIN, "Search hypervisor by hypervisor_hostname pattern", [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/search")];
+    "os_compute_api:os-hypervisors:servers" => ADMIN, "List all servers on hypervisors that can match the provided hypervisor_hostname pattern", [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/servers")];
+    "os_compute_api:os-server-groups:index" => READER, "List all server groups", [("GET", "/os-server-groups")];
+    "os_compute_api:os-server-groups:index:all_projects" => ADMIN, "List all server groups for all projects", [("GET", "/os-server-groups")];
+    "os_compute_api:os-server-groups:show" => READER, "Show details of a server group", [("GET", "/os-server-groups/{server_group_id}")];
+    "os_compute_api:os-server-groups:create" => MEMBER, "Create a new server group", [("POST", "/os-server-groups")];
+    "os_compute_api:os-server-groups:delete" => MEMBER, "Delete a server group", [("DELETE", "/os-server-groups/{server_group_id}")];
+};
+
+/// Every default, base rules first.
+pub fn all() -> Vec<RuleDefault> {
+    BASE.iter().chain(API.iter()).copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use oxstack_common::policy::{Enforcer, PERSONA_PROJECT_ID};
+    use serde_json::json;
+
+    #[test]
+    fn defaults_load_and_matrix_is_stable() {
+        let e = Enforcer::new(&super::all()).expect("defaults load");
+        let m = e.persona_matrix(
+            |_| json!({"project_id": PERSONA_PROJECT_ID, "user_id": "another-user"}),
+        );
+        // Project readers may read, members may act, admins may administer; nothing is open
+        // to system- or domain-scoped tokens.
+        let row = |name: &str| {
+            m.lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("{name} in matrix"))
+                .split_whitespace()
+                .skip(1)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(row("os_compute_api:servers:show"), "sss sss +++");
+        assert_eq!(row("os_compute_api:servers:create"), "sss sss ++-");
+        assert_eq!(row("os_compute_api:os-services:list"), "sss sss +--");
+        assert_eq!(row("os_compute_api:os-keypairs:index"), "sss sss +--");
+    }
+}

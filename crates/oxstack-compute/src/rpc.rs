@@ -1,0 +1,121 @@
+//! The compute agent's RPC interface over the bus (topic `compute.<host>`), as
+//! nova/compute/rpcapi.py is Nova's. The API side uses [`ComputeRpc`]; the agent serves the
+//! same methods (see [`crate::agent`]).
+//!
+//! Version history (bump the minor version for additive changes; the agent refuses a
+//! message whose major version it does not speak):
+//! - 1.0: build_and_run_instance (call), terminate_instance, reboot_instance (reboot_type),
+//!   stop_instance, start_instance, pause_instance, unpause_instance, suspend_instance,
+//!   resume_instance, finish_resize (same host), confirm_resize, revert_resize,
+//!   snapshot_instance (image_id) (casts), get_console_output (call, length)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxstack_common::bus::{Bus, BusError, Message};
+use serde_json::{Value, json};
+
+/// The version this side speaks.
+pub const VERSION: &str = "1.0";
+/// The major version the agent accepts.
+pub const MAJOR: &str = "1";
+
+/// How long a build may take before the conductor gives up on the host.
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The bus topic of a host's agent.
+pub fn topic(host: &str) -> String {
+    format!("compute.{host}")
+}
+
+/// Who asked, carried in every message so the agent records events under the right action.
+#[derive(Debug, Clone)]
+pub struct RpcContext {
+    pub request_id: String,
+    pub global_request_id: String,
+}
+
+/// The API side of the compute RPC interface.
+#[derive(Debug, Clone)]
+pub struct ComputeRpc {
+    bus: Arc<dyn Bus>,
+}
+
+impl ComputeRpc {
+    pub fn new(bus: Arc<dyn Bus>) -> Self {
+        Self { bus }
+    }
+
+    fn message(method: &str, ctx: &RpcContext, args: Value) -> Message {
+        Message {
+            method: method.into(),
+            version: VERSION.into(),
+            args,
+            request_id: Some(ctx.request_id.clone()),
+            global_request_id: Some(ctx.global_request_id.clone()),
+        }
+    }
+
+    /// Builds the server on `host` and waits for the outcome (the conductor reschedules on
+    /// failure).
+    pub async fn build_and_run_instance(
+        &self,
+        host: &str,
+        ctx: &RpcContext,
+        instance_uuid: &str,
+    ) -> Result<(), BusError> {
+        self.bus
+            .call(
+                &topic(host),
+                Self::message(
+                    "build_and_run_instance",
+                    ctx,
+                    json!({"instance_uuid": instance_uuid}),
+                ),
+                BUILD_TIMEOUT,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// A one-way instance operation (`terminate_instance`, `reboot_instance`, ...).
+    pub async fn cast(
+        &self,
+        host: &str,
+        method: &str,
+        ctx: &RpcContext,
+        instance_uuid: &str,
+        extra: Value,
+    ) -> Result<(), BusError> {
+        let mut args = json!({"instance_uuid": instance_uuid});
+        if let (Some(a), Value::Object(e)) = (args.as_object_mut(), extra) {
+            a.extend(e);
+        }
+        self.bus
+            .cast(&topic(host), Self::message(method, ctx, args))
+            .await
+    }
+
+    pub async fn get_console_output(
+        &self,
+        host: &str,
+        ctx: &RpcContext,
+        instance_uuid: &str,
+        length: Option<i64>,
+    ) -> Result<String, BusError> {
+        let v = self
+            .bus
+            .call(
+                &topic(host),
+                Self::message(
+                    "get_console_output",
+                    ctx,
+                    json!({"instance_uuid": instance_uuid, "length": length}),
+                ),
+                CALL_TIMEOUT,
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+}

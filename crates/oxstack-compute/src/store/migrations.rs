@@ -1,0 +1,179 @@
+//! The compute schema, append-only. Portable SQL (see `oxstack_common::db`): BIGINT for
+//! integers, flags and microsecond timestamps, VARCHAR for keys.
+
+use oxstack_common::db::Migration;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial compute schema",
+    sql: r#"
+CREATE TABLE compute_flavor (
+    flavorid VARCHAR(255) NOT NULL PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    memory_mb BIGINT NOT NULL,
+    vcpus BIGINT NOT NULL,
+    root_gb BIGINT NOT NULL,
+    ephemeral_gb BIGINT NOT NULL,
+    swap BIGINT NOT NULL,
+    rxtx_factor DOUBLE PRECISION NOT NULL,
+    is_public BIGINT NOT NULL,
+    disabled BIGINT NOT NULL,
+    description TEXT,
+    created_at BIGINT NOT NULL,
+    CONSTRAINT compute_flavor_name UNIQUE (name)
+);
+CREATE TABLE compute_flavor_extra_spec (
+    flavorid VARCHAR(255) NOT NULL,
+    spec_key VARCHAR(255) NOT NULL,
+    spec_value VARCHAR(255) NOT NULL,
+    PRIMARY KEY (flavorid, spec_key)
+);
+CREATE TABLE compute_flavor_access (
+    flavorid VARCHAR(255) NOT NULL,
+    project_id VARCHAR(255) NOT NULL,
+    PRIMARY KEY (flavorid, project_id)
+);
+CREATE TABLE compute_keypair (
+    id BIGINT NOT NULL,
+    user_id VARCHAR(255) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    fingerprint VARCHAR(255) NOT NULL,
+    public_key TEXT NOT NULL,
+    key_type VARCHAR(16) NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, name)
+);
+CREATE TABLE compute_instance (
+    uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    project_id VARCHAR(255) NOT NULL,
+    user_id VARCHAR(255) NOT NULL,
+    image_ref VARCHAR(255) NOT NULL,
+    flavor TEXT NOT NULL,
+    old_flavor TEXT,
+    new_flavor TEXT,
+    vm_state VARCHAR(255) NOT NULL,
+    task_state VARCHAR(255),
+    power_state BIGINT NOT NULL,
+    host VARCHAR(255),
+    node VARCHAR(255),
+    availability_zone VARCHAR(255),
+    key_name VARCHAR(255),
+    key_data TEXT,
+    user_data {longtext},
+    config_drive VARCHAR(255) NOT NULL,
+    access_ip_v4 VARCHAR(64),
+    access_ip_v6 VARCHAR(64),
+    locked_by VARCHAR(16),
+    reservation_id VARCHAR(255) NOT NULL,
+    launch_index BIGINT NOT NULL,
+    hostname VARCHAR(255) NOT NULL,
+    progress BIGINT NOT NULL,
+    security_groups TEXT NOT NULL,
+    networks TEXT NOT NULL,
+    launched_at BIGINT,
+    terminated_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    deleted BIGINT NOT NULL,
+    deleted_at BIGINT
+);
+CREATE INDEX compute_instance_project ON compute_instance (project_id, deleted);
+CREATE INDEX compute_instance_host ON compute_instance (host, deleted);
+CREATE INDEX compute_instance_created ON compute_instance (created_at);
+CREATE TABLE compute_instance_metadata (
+    instance_uuid VARCHAR(36) NOT NULL,
+    meta_key VARCHAR(255) NOT NULL,
+    meta_value VARCHAR(255) NOT NULL,
+    PRIMARY KEY (instance_uuid, meta_key)
+);
+CREATE TABLE compute_instance_tag (
+    instance_uuid VARCHAR(36) NOT NULL,
+    tag VARCHAR(80) NOT NULL,
+    PRIMARY KEY (instance_uuid, tag)
+);
+CREATE TABLE compute_instance_fault (
+    instance_uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+    code BIGINT NOT NULL,
+    message VARCHAR(255) NOT NULL,
+    details TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE compute_instance_action (
+    instance_uuid VARCHAR(36) NOT NULL,
+    request_id VARCHAR(255) NOT NULL,
+    action VARCHAR(255) NOT NULL,
+    project_id VARCHAR(255) NOT NULL,
+    user_id VARCHAR(255) NOT NULL,
+    start_time BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    message VARCHAR(255),
+    PRIMARY KEY (instance_uuid, request_id)
+);
+CREATE TABLE compute_instance_action_event (
+    instance_uuid VARCHAR(36) NOT NULL,
+    request_id VARCHAR(255) NOT NULL,
+    event VARCHAR(255) NOT NULL,
+    start_time BIGINT NOT NULL,
+    finish_time BIGINT,
+    result VARCHAR(255),
+    traceback TEXT,
+    host VARCHAR(255),
+    PRIMARY KEY (instance_uuid, request_id, event)
+);
+CREATE TABLE compute_service (
+    id BIGINT NOT NULL PRIMARY KEY,
+    uuid VARCHAR(36) NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    service_binary VARCHAR(255) NOT NULL,
+    topic VARCHAR(255) NOT NULL,
+    disabled BIGINT NOT NULL,
+    disabled_reason VARCHAR(255),
+    forced_down BIGINT NOT NULL,
+    last_seen_up BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT,
+    CONSTRAINT compute_service_host_binary UNIQUE (host, service_binary)
+);
+CREATE TABLE compute_node (
+    id BIGINT NOT NULL PRIMARY KEY,
+    uuid VARCHAR(36) NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    hypervisor_hostname VARCHAR(255) NOT NULL,
+    hypervisor_type VARCHAR(255) NOT NULL,
+    hypervisor_version BIGINT NOT NULL,
+    host_ip VARCHAR(64) NOT NULL,
+    vcpus BIGINT NOT NULL,
+    memory_mb BIGINT NOT NULL,
+    local_gb BIGINT NOT NULL,
+    service_id BIGINT NOT NULL,
+    CONSTRAINT compute_node_host UNIQUE (host, hypervisor_hostname)
+);
+CREATE TABLE compute_quota (
+    project_id VARCHAR(255) NOT NULL,
+    resource VARCHAR(255) NOT NULL,
+    hard_limit BIGINT NOT NULL,
+    PRIMARY KEY (project_id, resource)
+);
+CREATE TABLE compute_quota_class (
+    class_name VARCHAR(255) NOT NULL,
+    resource VARCHAR(255) NOT NULL,
+    hard_limit BIGINT NOT NULL,
+    PRIMARY KEY (class_name, resource)
+);
+CREATE TABLE compute_server_group (
+    uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    project_id VARCHAR(255) NOT NULL,
+    user_id VARCHAR(255) NOT NULL,
+    policy VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE compute_server_group_member (
+    group_uuid VARCHAR(36) NOT NULL,
+    instance_uuid VARCHAR(36) NOT NULL,
+    PRIMARY KEY (group_uuid, instance_uuid)
+);
+"#,
+}];
