@@ -186,3 +186,12 @@ pub struct RevocationEvent {
     pub expires_at: Option<i64>,
     pub revoked_at: i64,
 }
+
+/// A policy blob (`/v3/policies`): an opaque document Keystone stores for other services.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyBlob {
+    pub id: String,
+    pub policy_type: String,
+    pub blob: String,
+    pub extra: Map<String, Value>,
+}

@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod credentials;
 mod groups;
+mod policies;
 mod projects;
 mod roles;
 mod users;
@@ -39,6 +40,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(assignments::routes())
         .merge(catalog::routes())
         .merge(credentials::routes())
+        .merge(policies::routes())
         .with_state(app)
 }
 

@@ -8,6 +8,7 @@ mod catalog;
 mod credentials;
 pub mod grants;
 mod groups;
+mod policy_blobs;
 mod resources;
 pub mod roles;
 pub mod tokens;

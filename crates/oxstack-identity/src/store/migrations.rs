@@ -6,10 +6,11 @@
 
 use oxstack_common::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial identity schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial identity schema",
+        sql: r#"
 CREATE TABLE identity_project (
     id VARCHAR(64) NOT NULL PRIMARY KEY,
     name VARCHAR(64) NOT NULL,
@@ -148,4 +149,17 @@ CREATE TABLE identity_revocation_event (
 );
 CREATE INDEX identity_revocation_event_revoked ON identity_revocation_event (revoked_at);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "policy blobs (/v3/policies)",
+        sql: r#"
+CREATE TABLE identity_policy (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    type VARCHAR(255) NOT NULL,
+    policy_blob {longtext} NOT NULL,
+    extra TEXT NOT NULL
+);
+"#,
+    },
+];

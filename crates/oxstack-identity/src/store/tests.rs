@@ -217,3 +217,33 @@ async fn every_resource_round_trips_on_every_engine() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn extension_resources_round_trip_on_every_engine() {
+    for t in testing::engines().await {
+        let db = t.db().clone();
+        db.migrate("identity", MIGRATIONS).await.expect("migrate");
+        let s = Store::new(db);
+
+        let mut p = PolicyBlob {
+            id: "pol1".into(),
+            policy_type: "application/json".into(),
+            blob: "x".repeat(100_000),
+            extra: Map::new(),
+        };
+        s.policy_blob_create(&p).await.expect("policy");
+        p.policy_type = "text/yaml".into();
+        s.policy_blob_update(&p).await.expect("update");
+        assert_eq!(s.policy_blob_get("pol1").await.expect("get"), Some(p));
+        assert_eq!(
+            s.policy_blob_list(Some("text/yaml"))
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+        assert!(s.policy_blob_delete("pol1").await.expect("delete"));
+
+        t.cleanup().await;
+    }
+}
