@@ -6,6 +6,7 @@ mod assignments;
 mod body;
 mod catalog;
 mod credentials;
+mod ec2_credentials;
 pub mod grants;
 mod groups;
 mod policy_blobs;
@@ -30,6 +31,7 @@ pub use app_creds::{AccessRuleFilter, NewAppCred};
 pub use assignments::{EffectiveRoles, Target};
 pub use catalog::EndpointFilter;
 pub use credentials::{CredentialFilter, PlainCredential};
+pub use ec2_credentials::Ec2Credential;
 pub use tokens::{AuthRequest, IssuedToken, TokenData};
 pub use users::UserQuery;
 
