@@ -195,3 +195,14 @@ pub struct PolicyBlob {
     pub blob: String,
     pub extra: Map<String, Value>,
 }
+
+/// An OAuth1 consumer (`/v3/OS-OAUTH1/consumers`). Its secret signs OAuth1 requests, so it
+/// is kept encrypted (like credential blobs), not hashed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumer {
+    pub id: String,
+    pub description: Option<String>,
+    pub encrypted_secret: String,
+    pub key_hash: String,
+    pub extra: Map<String, Value>,
+}

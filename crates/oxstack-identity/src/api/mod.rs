@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod credentials;
 mod groups;
+mod oauth;
 mod policies;
 mod projects;
 mod roles;
@@ -41,6 +42,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(catalog::routes())
         .merge(credentials::routes())
         .merge(policies::routes())
+        .merge(oauth::routes())
         .with_state(app)
 }
 

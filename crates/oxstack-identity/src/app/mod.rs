@@ -9,6 +9,7 @@ mod credentials;
 mod ec2_credentials;
 pub mod grants;
 mod groups;
+mod oauth;
 mod policy_blobs;
 mod resources;
 pub mod roles;

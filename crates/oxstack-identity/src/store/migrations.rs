@@ -162,4 +162,17 @@ CREATE TABLE identity_policy (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        name: "OAuth1 consumers",
+        sql: r#"
+CREATE TABLE identity_oauth_consumer (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    description TEXT,
+    encrypted_secret TEXT NOT NULL,
+    key_hash VARCHAR(64) NOT NULL,
+    extra TEXT NOT NULL
+);
+"#,
+    },
 ];

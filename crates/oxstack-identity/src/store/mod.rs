@@ -5,6 +5,7 @@
 mod catalog;
 mod creds;
 pub mod migrations;
+mod oauth;
 mod policy_blobs;
 mod projects;
 mod revocations;

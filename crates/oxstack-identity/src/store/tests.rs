@@ -244,6 +244,19 @@ async fn extension_resources_round_trip_on_every_engine() {
         );
         assert!(s.policy_blob_delete("pol1").await.expect("delete"));
 
+        let mut consumer = Consumer {
+            id: "c1".into(),
+            description: None,
+            encrypted_secret: "enc".into(),
+            key_hash: "h".into(),
+            extra: Map::new(),
+        };
+        s.consumer_create(&consumer).await.expect("consumer");
+        consumer.description = Some("d".into());
+        s.consumer_update(&consumer).await.expect("update");
+        assert_eq!(s.consumer_list().await.expect("list"), vec![consumer]);
+        assert!(s.consumer_delete("c1").await.expect("delete"));
+
         t.cleanup().await;
     }
 }
