@@ -206,3 +206,13 @@ pub struct Consumer {
     pub key_hash: String,
     pub extra: Map<String, Value>,
 }
+
+/// One option of a domain's configuration (`/v3/domains/{id}/config`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainConfigOption {
+    pub group: String,
+    pub option: String,
+    pub value: Value,
+    /// Stored but never shown (the LDAP password).
+    pub sensitive: bool,
+}

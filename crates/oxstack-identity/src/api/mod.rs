@@ -5,6 +5,7 @@ mod assignments;
 mod auth;
 mod catalog;
 mod credentials;
+mod domain_config;
 mod groups;
 mod oauth;
 mod policies;
@@ -43,6 +44,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(credentials::routes())
         .merge(policies::routes())
         .merge(oauth::routes())
+        .merge(domain_config::routes())
         .with_state(app)
 }
 

@@ -6,6 +6,7 @@ mod assignments;
 mod body;
 mod catalog;
 mod credentials;
+mod domain_config;
 mod ec2_credentials;
 pub mod grants;
 mod groups;

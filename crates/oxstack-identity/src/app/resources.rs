@@ -273,6 +273,7 @@ impl App {
         for r in self.store.role_list(Some(&d.id), None).await? {
             self.store.role_delete(&r.id).await?;
         }
+        self.domain_config_drop(&d.id).await?;
         self.store.project_delete(&d.id).await?;
         self.invalidate_tokens().await;
         Ok(())

@@ -175,4 +175,18 @@ CREATE TABLE identity_oauth_consumer (
 );
 "#,
     },
+    Migration {
+        version: 4,
+        name: "domain-specific configuration",
+        sql: r#"
+CREATE TABLE identity_domain_config (
+    domain_id VARCHAR(64) NOT NULL,
+    group_name VARCHAR(255) NOT NULL,
+    option_name VARCHAR(255) NOT NULL,
+    option_value TEXT NOT NULL,
+    is_sensitive BIGINT NOT NULL,
+    PRIMARY KEY (domain_id, group_name, option_name)
+);
+"#,
+    },
 ];

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod creds;
+mod domain_config;
 pub mod migrations;
 mod oauth;
 mod policy_blobs;

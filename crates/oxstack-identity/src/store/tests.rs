@@ -257,6 +257,49 @@ async fn extension_resources_round_trip_on_every_engine() {
         assert_eq!(s.consumer_list().await.expect("list"), vec![consumer]);
         assert!(s.consumer_delete("c1").await.expect("delete"));
 
+        let opt = |g: &str, o: &str, v: serde_json::Value| DomainConfigOption {
+            group: g.into(),
+            option: o.into(),
+            value: v,
+            sensitive: false,
+        };
+        s.domain_config_write(
+            "d1",
+            &[
+                opt("identity", "driver", "ldap".into()),
+                opt("identity", "list_limit", 5.into()),
+            ],
+            true,
+        )
+        .await
+        .expect("config");
+        s.domain_config_write("d1", &[opt("identity", "list_limit", 6.into())], false)
+            .await
+            .expect("update");
+        let got = s
+            .domain_config_list("d1", Some("identity"), None)
+            .await
+            .expect("list");
+        assert_eq!(
+            got,
+            vec![
+                opt("identity", "driver", "ldap".into()),
+                opt("identity", "list_limit", 6.into())
+            ]
+        );
+        assert_eq!(
+            s.domain_config_delete("d1", Some("identity"), Some("driver"))
+                .await
+                .expect("delete"),
+            1
+        );
+        assert_eq!(
+            s.domain_config_delete("d1", None, None)
+                .await
+                .expect("delete"),
+            1
+        );
+
         t.cleanup().await;
     }
 }
