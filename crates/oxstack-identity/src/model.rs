@@ -216,3 +216,13 @@ pub struct DomainConfigOption {
     /// Stored but never shown (the LDAP password).
     pub sensitive: bool,
 }
+
+/// An endpoint group (OS-EP-FILTER): the endpoints matching `filters` (`service_id`,
+/// `region_id`, `interface`), which projects can be given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointGroup {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub filters: Map<String, Value>,
+}

@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod credentials;
 mod domain_config;
+mod endpoint_filter;
 mod groups;
 mod oauth;
 mod policies;
@@ -45,6 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(policies::routes())
         .merge(oauth::routes())
         .merge(domain_config::routes())
+        .merge(endpoint_filter::routes())
         .with_state(app)
 }
 

@@ -8,6 +8,7 @@ mod catalog;
 mod credentials;
 mod domain_config;
 mod ec2_credentials;
+mod endpoint_filter;
 pub mod grants;
 mod groups;
 mod oauth;
@@ -34,6 +35,7 @@ pub use assignments::{EffectiveRoles, Target};
 pub use catalog::EndpointFilter;
 pub use credentials::{CredentialFilter, PlainCredential};
 pub use ec2_credentials::Ec2Credential;
+pub use endpoint_filter::Association;
 pub use tokens::{AuthRequest, IssuedToken, TokenData};
 pub use users::UserQuery;
 

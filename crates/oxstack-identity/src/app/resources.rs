@@ -249,6 +249,7 @@ impl App {
             .await?
         {
             self.store.project_delete(&p.id).await?;
+            self.endpoint_filter_forget_project(&p.id).await?;
         }
         for u in self
             .store
@@ -448,6 +449,7 @@ impl App {
             )));
         }
         self.store.project_delete(&p.id).await?;
+        self.endpoint_filter_forget_project(&p.id).await?;
         self.invalidate_tokens().await;
         Ok(())
     }

@@ -189,4 +189,28 @@ CREATE TABLE identity_domain_config (
 );
 "#,
     },
+    Migration {
+        version: 5,
+        name: "endpoint filtering (OS-EP-FILTER)",
+        sql: r#"
+CREATE TABLE identity_endpoint_group (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    filters TEXT NOT NULL
+);
+CREATE TABLE identity_project_endpoint_group (
+    endpoint_group_id VARCHAR(64) NOT NULL,
+    project_id VARCHAR(64) NOT NULL,
+    PRIMARY KEY (endpoint_group_id, project_id)
+);
+CREATE INDEX identity_project_endpoint_group_project ON identity_project_endpoint_group (project_id);
+CREATE TABLE identity_project_endpoint (
+    endpoint_id VARCHAR(64) NOT NULL,
+    project_id VARCHAR(64) NOT NULL,
+    PRIMARY KEY (endpoint_id, project_id)
+);
+CREATE INDEX identity_project_endpoint_project ON identity_project_endpoint (project_id);
+"#,
+    },
 ];

@@ -5,6 +5,7 @@
 mod catalog;
 mod creds;
 mod domain_config;
+mod endpoint_filter;
 pub mod migrations;
 mod oauth;
 mod policy_blobs;
@@ -18,6 +19,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+pub use endpoint_filter::FilterKind;
 pub use migrations::MIGRATIONS;
 pub use projects::ProjectFilter;
 pub use roles::AssignmentFilter;

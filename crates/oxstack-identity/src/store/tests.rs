@@ -300,6 +300,36 @@ async fn extension_resources_round_trip_on_every_engine() {
             1
         );
 
+        let g = EndpointGroup {
+            id: "eg1".into(),
+            name: "g".into(),
+            description: None,
+            filters: Map::from_iter([("interface".to_string(), serde_json::json!("public"))]),
+        };
+        s.endpoint_group_create(&g).await.expect("group");
+        assert_eq!(
+            s.endpoint_group_list(Some("g")).await.expect("list"),
+            vec![g]
+        );
+        for _ in 0..2 {
+            s.project_association_add(FilterKind::EndpointGroup, "eg1", "p1")
+                .await
+                .expect("associate twice");
+        }
+        assert_eq!(
+            s.project_association_ids_for_project(FilterKind::EndpointGroup, "p1")
+                .await
+                .expect("ids"),
+            vec!["eg1".to_string()]
+        );
+        assert!(s.endpoint_group_delete("eg1").await.expect("delete"));
+        assert!(
+            !s.project_association_exists(FilterKind::EndpointGroup, "eg1", "p1")
+                .await
+                .expect("exists"),
+            "associations go with their group"
+        );
+
         t.cleanup().await;
     }
 }
