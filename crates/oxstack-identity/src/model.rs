@@ -226,3 +226,14 @@ pub struct EndpointGroup {
     pub description: Option<String>,
     pub filters: Map<String, Value>,
 }
+
+/// An access rule of a user (`/v3/users/{id}/access_rules`): what a restricted application
+/// credential may call. It outlives the credentials naming it until deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessRule {
+    pub id: String,
+    pub user_id: String,
+    pub service: String,
+    pub path: String,
+    pub method: String,
+}

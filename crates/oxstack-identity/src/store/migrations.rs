@@ -213,4 +213,18 @@ CREATE TABLE identity_project_endpoint (
 CREATE INDEX identity_project_endpoint_project ON identity_project_endpoint (project_id);
 "#,
     },
+    Migration {
+        version: 6,
+        name: "access rules kept apart from application credentials",
+        sql: r#"
+CREATE TABLE identity_access_rule (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id VARCHAR(64) NOT NULL,
+    service VARCHAR(64) NOT NULL,
+    path VARCHAR(255) NOT NULL,
+    method VARCHAR(16) NOT NULL
+);
+CREATE INDEX identity_access_rule_user ON identity_access_rule (user_id);
+"#,
+    },
 ];

@@ -330,6 +330,20 @@ async fn extension_resources_round_trip_on_every_engine() {
             "associations go with their group"
         );
 
+        let rule = AccessRule {
+            id: "ar1".into(),
+            user_id: "u1".into(),
+            service: "compute".into(),
+            path: "/v2.1/servers/*/ips".into(),
+            method: "GET".into(),
+        };
+        for _ in 0..2 {
+            s.access_rule_create(&rule).await.expect("recorded once");
+        }
+        assert_eq!(s.access_rule_list("u1").await.expect("list"), vec![rule]);
+        assert!(!s.access_rule_delete("u2", "ar1").await.expect("not u2's"));
+        assert!(s.access_rule_delete("u1", "ar1").await.expect("delete"));
+
         t.cleanup().await;
     }
 }

@@ -187,6 +187,7 @@ impl Store {
             "DELETE FROM identity_app_cred_role WHERE app_cred_id IN (SELECT id FROM identity_app_cred WHERE user_id = ?)",
             "DELETE FROM identity_app_cred WHERE user_id = ?",
             "DELETE FROM identity_credential WHERE user_id = ?",
+            "DELETE FROM identity_access_rule WHERE user_id = ?",
         ] {
             self.db
                 .query(sql)
