@@ -227,4 +227,17 @@ CREATE TABLE identity_access_rule (
 CREATE INDEX identity_access_rule_user ON identity_access_rule (user_id);
 "#,
     },
+    Migration {
+        version: 7,
+        name: "password history (security compliance)",
+        sql: r#"
+CREATE TABLE identity_password_history (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id VARCHAR(64) NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX identity_password_history_user ON identity_password_history (user_id);
+"#,
+    },
 ];
