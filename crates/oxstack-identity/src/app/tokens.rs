@@ -229,7 +229,9 @@ impl App {
                 "password" => self.auth_password(section).await?,
                 "token" => {
                     let id = section.get("id").and_then(Value::as_str).ok_or_else(|| Error::bad_request("Expecting to find id in token - the server could not comply with the request since it is either malformed or otherwise incorrect."))?;
-                    let data = self.validate(id).await.map_err(|_| unauthorized())?;
+                    // An invalid, expired or revoked token is 404 here, as in Keystone
+                    // (its token method validates the token like `GET /v3/auth/tokens`).
+                    let data = self.validate_subject(id).await?;
                     if data.app_cred.is_some() {
                         return Err(Error::forbidden(
                             "Application credentials cannot request a scope.",
