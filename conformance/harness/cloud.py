@@ -36,6 +36,15 @@ SERVICE_PORTS = {
     "OBJECTSTORE": 8080,
 }
 DEFAULT_PORT_OFFSET = 10000
+# tempest.conf [identity] option -> the oxstack setting enforcing it. The values come from
+# features.toml [profiles.oxstack.identity], so the cloud enforces exactly what Tempest's
+# security-compliance tests expect (lockout, password history, minimum password age).
+IDENTITY_SETTINGS = {
+    "user_lockout_failure_attempts": "OXSTACK_IDENTITY__LOCKOUT_FAILURE_ATTEMPTS",
+    "user_lockout_duration": "OXSTACK_IDENTITY__LOCKOUT_DURATION_SECS",
+    "user_unique_last_password_count": "OXSTACK_IDENTITY__UNIQUE_LAST_PASSWORD_COUNT",
+    "user_minimum_password_age": "OXSTACK_IDENTITY__MINIMUM_PASSWORD_AGE_DAYS",
+}
 READY_LINE = "oxstack is ready"
 UNKNOWN_SECTION = re.compile(r"unknown field: found `(\w+)`")
 DATA_FILES = ("clouds.yaml", "admin-openrc.sh", "admin-password")
@@ -43,6 +52,14 @@ DATA_FILES = ("clouds.yaml", "admin-openrc.sh", "admin-password")
 
 class CloudError(RuntimeError):
     pass
+
+
+def identity_settings():
+    """The OXSTACK_IDENTITY__* settings matching the oxstack profile's [identity] options."""
+    from . import tempestconf
+
+    opts = tempestconf.load_profile("oxstack").get("identity", {})
+    return {env: str(opts[k]) for k, env in IDENTITY_SETTINGS.items() if k in opts}
 
 
 def install_signal_handlers():
@@ -285,6 +302,7 @@ class OxstackCloud(Cloud):
         for key, port in ports.items():
             env["OXSTACK_%s__PORT" % key] = str(port)
         env["OXSTACK_SERVER__BIND_HOST"] = host
+        env.update(identity_settings())
         open(self.log_path, "wb").close()
         logf = open(self.log_path, "ab")
         cmd = [binary, "up", "--data-dir", self.data_dir]

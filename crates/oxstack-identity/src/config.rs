@@ -24,6 +24,14 @@ pub struct IdentityConfig {
     pub lockout_failure_attempts: u32,
     /// How long a lockout lasts, in seconds.
     pub lockout_duration_secs: u64,
+    /// A user changing their own password may not reuse any of their last this many
+    /// passwords, the current one included (0 = no history check; administrators' resets
+    /// are never checked). Keystone's `[security_compliance] unique_last_password_count`.
+    pub unique_last_password_count: u32,
+    /// Days a password must be kept before its user may change it (0 = any time;
+    /// administrators' resets are not limited). Keystone's
+    /// `[security_compliance] minimum_password_age`.
+    pub minimum_password_age_days: u32,
     /// An oslo.policy YAML file overriding individual default rules.
     pub policy_file: Option<PathBuf>,
     /// How long a validated token is cached, in seconds (revocations still apply at once).
@@ -46,6 +54,8 @@ impl Default for IdentityConfig {
             max_active_keys: 3,
             lockout_failure_attempts: 0,
             lockout_duration_secs: 1800,
+            unique_last_password_count: 0,
+            minimum_password_age_days: 0,
             policy_file: None,
             cache_ttl_secs: 300,
             region: "RegionOne".into(),

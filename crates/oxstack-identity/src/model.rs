@@ -186,3 +186,54 @@ pub struct RevocationEvent {
     pub expires_at: Option<i64>,
     pub revoked_at: i64,
 }
+
+/// A policy blob (`/v3/policies`): an opaque document Keystone stores for other services.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyBlob {
+    pub id: String,
+    pub policy_type: String,
+    pub blob: String,
+    pub extra: Map<String, Value>,
+}
+
+/// An OAuth1 consumer (`/v3/OS-OAUTH1/consumers`). Its secret signs OAuth1 requests, so it
+/// is kept encrypted (like credential blobs), not hashed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumer {
+    pub id: String,
+    pub description: Option<String>,
+    pub encrypted_secret: String,
+    pub key_hash: String,
+    pub extra: Map<String, Value>,
+}
+
+/// One option of a domain's configuration (`/v3/domains/{id}/config`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainConfigOption {
+    pub group: String,
+    pub option: String,
+    pub value: Value,
+    /// Stored but never shown (the LDAP password).
+    pub sensitive: bool,
+}
+
+/// An endpoint group (OS-EP-FILTER): the endpoints matching `filters` (`service_id`,
+/// `region_id`, `interface`), which projects can be given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointGroup {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub filters: Map<String, Value>,
+}
+
+/// An access rule of a user (`/v3/users/{id}/access_rules`): what a restricted application
+/// credential may call. It outlives the credentials naming it until deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessRule {
+    pub id: String,
+    pub user_id: String,
+    pub service: String,
+    pub path: String,
+    pub method: String,
+}

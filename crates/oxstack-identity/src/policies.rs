@@ -817,10 +817,364 @@ pub const ROLE_DEFAULTS: &[RuleDefault] = &[
 
 /// Every identity rule the enforcer loads.
 pub fn all() -> Vec<RuleDefault> {
-    [DEFAULTS, ROLE_DEFAULTS].concat()
+    [DEFAULTS, ROLE_DEFAULTS, EXTENSION_DEFAULTS].concat()
 }
 
 const ADMIN_OR_SYSTEM_READER_OR_OWNER: &str =
     "(rule:admin_required) or (role:reader and system_scope:all) or rule:owner";
 const ADMIN_OR_SYSTEM_READER_OR_CRED_OWNER: &str = "(rule:admin_required) or (role:reader and system_scope:all) or user_id:%(target.credential.user_id)s";
 const ADMIN_OR_CRED_OWNER: &str = "(rule:admin_required) or user_id:%(target.credential.user_id)s";
+
+/// The owner of an EC2 credential, with the member role, may create and delete it.
+const ADMIN_OR_MEMBER_AND_CRED_OWNER: &str =
+    "(rule:admin_required) or (role:member and user_id:%(target.credential.user_id)s)";
+
+/// Policy blobs, EC2 credentials, domain configuration, endpoint filtering (OS-EP-FILTER)
+/// and OAuth1 consumers: Keystone's extension APIs.
+pub const EXTENSION_DEFAULTS: &[RuleDefault] = &[
+    // Policy blobs (keystone/common/policies/policy.py).
+    rule!(
+        "identity:get_policy",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Show policy details.",
+        [("GET", "/v3/policies/{policy_id}")]
+    ),
+    rule!(
+        "identity:list_policies",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List policies.",
+        [("GET", "/v3/policies")]
+    ),
+    rule!(
+        "identity:create_policy",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Create policy.",
+        [("POST", "/v3/policies")]
+    ),
+    rule!(
+        "identity:update_policy",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Update policy.",
+        [("PATCH", "/v3/policies/{policy_id}")]
+    ),
+    rule!(
+        "identity:delete_policy",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Delete policy.",
+        [("DELETE", "/v3/policies/{policy_id}")]
+    ),
+    // EC2 credentials (ec2_credential.py): owners with the member role manage their own.
+    rule!(
+        "identity:ec2_get_credential",
+        ADMIN_OR_SYSTEM_READER_OR_CRED_OWNER,
+        SYSTEM_AND_PROJECT,
+        "Show ec2 credential details.",
+        [(
+            "GET",
+            "/v3/users/{user_id}/credentials/OS-EC2/{credential_id}"
+        )]
+    ),
+    rule!(
+        "identity:ec2_list_credentials",
+        ADMIN_OR_SYSTEM_READER_OR_OWNER,
+        SYSTEM_AND_PROJECT,
+        "List ec2 credentials.",
+        [("GET", "/v3/users/{user_id}/credentials/OS-EC2")]
+    ),
+    rule!(
+        "identity:ec2_create_credential",
+        ADMIN_OR_MEMBER_AND_CRED_OWNER,
+        SYSTEM_AND_PROJECT,
+        "Create ec2 credential.",
+        [("POST", "/v3/users/{user_id}/credentials/OS-EC2")]
+    ),
+    rule!(
+        "identity:ec2_delete_credential",
+        ADMIN_OR_MEMBER_AND_CRED_OWNER,
+        SYSTEM_AND_PROJECT,
+        "Delete ec2 credential.",
+        [(
+            "DELETE",
+            "/v3/users/{user_id}/credentials/OS-EC2/{credential_id}"
+        )]
+    ),
+    // Domain configuration (domain_config.py).
+    rule!(
+        "identity:create_domain_config",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Create domain configuration.",
+        [("PUT", "/v3/domains/{domain_id}/config")]
+    ),
+    rule!(
+        "identity:get_domain_config",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Get the entire domain configuration for a domain, an option group within a domain, or a specific configuration option within a group for a domain.",
+        [
+            ("GET", "/v3/domains/{domain_id}/config"),
+            ("HEAD", "/v3/domains/{domain_id}/config"),
+            ("GET", "/v3/domains/{domain_id}/config/{group}"),
+            ("HEAD", "/v3/domains/{domain_id}/config/{group}"),
+            ("GET", "/v3/domains/{domain_id}/config/{group}/{option}"),
+            ("HEAD", "/v3/domains/{domain_id}/config/{group}/{option}")
+        ]
+    ),
+    rule!(
+        "identity:get_security_compliance_domain_config",
+        "",
+        ALL_SCOPES,
+        "Get security compliance domain configuration for either a domain or a specific option in a domain.",
+        [
+            ("GET", "/v3/domains/{domain_id}/config/security_compliance"),
+            (
+                "GET",
+                "/v3/domains/{domain_id}/config/security_compliance/{option}"
+            )
+        ]
+    ),
+    rule!(
+        "identity:update_domain_config",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Update domain configuration for either a domain, specific group or a specific option in a group.",
+        [
+            ("PATCH", "/v3/domains/{domain_id}/config"),
+            ("PATCH", "/v3/domains/{domain_id}/config/{group}"),
+            ("PATCH", "/v3/domains/{domain_id}/config/{group}/{option}")
+        ]
+    ),
+    rule!(
+        "identity:delete_domain_config",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Delete domain configuration for either a domain, specific group or a specific option in a group.",
+        [
+            ("DELETE", "/v3/domains/{domain_id}/config"),
+            ("DELETE", "/v3/domains/{domain_id}/config/{group}"),
+            ("DELETE", "/v3/domains/{domain_id}/config/{group}/{option}")
+        ]
+    ),
+    rule!(
+        "identity:get_domain_config_default",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Get domain configuration default for either a domain, specific group or a specific option in a group.",
+        [
+            ("GET", "/v3/domains/config/default"),
+            ("HEAD", "/v3/domains/config/default"),
+            ("GET", "/v3/domains/config/{group}/default"),
+            ("HEAD", "/v3/domains/config/{group}/default"),
+            ("GET", "/v3/domains/config/{group}/{option}/default"),
+            ("HEAD", "/v3/domains/config/{group}/{option}/default")
+        ]
+    ),
+    // Endpoint groups and project endpoints (endpoint_group.py, project_endpoint.py).
+    rule!(
+        "identity:create_endpoint_group",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Create endpoint group.",
+        [("POST", "/v3/OS-EP-FILTER/endpoint_groups")]
+    ),
+    rule!(
+        "identity:list_endpoint_groups",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List endpoint groups.",
+        [("GET", "/v3/OS-EP-FILTER/endpoint_groups")]
+    ),
+    rule!(
+        "identity:get_endpoint_group",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Get endpoint group.",
+        [
+            (
+                "GET",
+                "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}"
+            ),
+            (
+                "HEAD",
+                "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}"
+            )
+        ]
+    ),
+    rule!(
+        "identity:update_endpoint_group",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Update endpoint group.",
+        [(
+            "PATCH",
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}"
+        )]
+    ),
+    rule!(
+        "identity:delete_endpoint_group",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Delete endpoint group.",
+        [(
+            "DELETE",
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}"
+        )]
+    ),
+    rule!(
+        "identity:list_projects_associated_with_endpoint_group",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List all projects associated with a specific endpoint group.",
+        [(
+            "GET",
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects"
+        )]
+    ),
+    rule!(
+        "identity:list_endpoints_associated_with_endpoint_group",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List all endpoints associated with an endpoint group.",
+        [(
+            "GET",
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/endpoints"
+        )]
+    ),
+    rule!(
+        "identity:get_endpoint_group_in_project",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Check if an endpoint group is associated with a project.",
+        [
+            (
+                "GET",
+                "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}"
+            ),
+            (
+                "HEAD",
+                "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}"
+            )
+        ]
+    ),
+    rule!(
+        "identity:list_endpoint_groups_for_project",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List endpoint groups associated with a specific project.",
+        [(
+            "GET",
+            "/v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups"
+        )]
+    ),
+    rule!(
+        "identity:add_endpoint_group_to_project",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Allow a project to access an endpoint group.",
+        [(
+            "PUT",
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}"
+        )]
+    ),
+    rule!(
+        "identity:remove_endpoint_group_from_project",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Remove endpoint group from project.",
+        [(
+            "DELETE",
+            "/v3/OS-EP-FILTER/endpoint_groups/{endpoint_group_id}/projects/{project_id}"
+        )]
+    ),
+    rule!(
+        "identity:list_projects_for_endpoint",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List projects allowed to access an endpoint.",
+        [("GET", "/v3/OS-EP-FILTER/endpoints/{endpoint_id}/projects")]
+    ),
+    rule!(
+        "identity:add_endpoint_to_project",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Allow project to access an endpoint.",
+        [(
+            "PUT",
+            "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+        )]
+    ),
+    rule!(
+        "identity:check_endpoint_in_project",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Check if a project is allowed to access an endpoint.",
+        [
+            (
+                "GET",
+                "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+            ),
+            (
+                "HEAD",
+                "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+            )
+        ]
+    ),
+    rule!(
+        "identity:list_endpoints_for_project",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List the endpoints a project is allowed to access.",
+        [("GET", "/v3/OS-EP-FILTER/projects/{project_id}/endpoints")]
+    ),
+    rule!(
+        "identity:remove_endpoint_from_project",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Remove access to an endpoint from a project that has previously been given explicit access.",
+        [(
+            "DELETE",
+            "/v3/OS-EP-FILTER/projects/{project_id}/endpoints/{endpoint_id}"
+        )]
+    ),
+    // OAuth1 consumers (consumer.py).
+    rule!(
+        "identity:get_consumer",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "Show OAUTH1 consumer details.",
+        [("GET", "/v3/OS-OAUTH1/consumers/{consumer_id}")]
+    ),
+    rule!(
+        "identity:list_consumers",
+        ADMIN_OR_SYSTEM_READER,
+        SYSTEM_AND_PROJECT,
+        "List OAUTH1 consumers.",
+        [("GET", "/v3/OS-OAUTH1/consumers")]
+    ),
+    rule!(
+        "identity:create_consumer",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Create OAUTH1 consumer.",
+        [("POST", "/v3/OS-OAUTH1/consumers")]
+    ),
+    rule!(
+        "identity:update_consumer",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Update OAUTH1 consumer.",
+        [("PATCH", "/v3/OS-OAUTH1/consumers/{consumer_id}")]
+    ),
+    rule!(
+        "identity:delete_consumer",
+        "rule:admin_required",
+        SYSTEM_AND_PROJECT,
+        "Delete OAUTH1 consumer.",
+        [("DELETE", "/v3/OS-OAUTH1/consumers/{consumer_id}")]
+    ),
+];

@@ -351,6 +351,7 @@ async fn access_rules_are_stored_and_listed() {
     let rules = json!([{"path": "/v2.1/servers/*/ips", "method": "GET", "service": "compute"}]);
     let r = create(&c, &m, json!({"name": "ar", "access_rules": rules})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let mut creds = vec![r.body["application_credential"]["id"].clone()];
     let mut got = r.body["application_credential"]["access_rules"][0].clone();
     let rule_id = got["id"].as_str().expect("rule id").to_string();
     got.as_object_mut().expect("object").remove("id");
@@ -358,6 +359,7 @@ async fn access_rules_are_stored_and_listed() {
 
     // The same rule in another credential keeps its id.
     let r = create(&c, &m, json!({"name": "ar2", "access_rules": rules})).await;
+    creds.push(r.body["application_credential"]["id"].clone());
     assert_eq!(
         r.body["application_credential"]["access_rules"][0]["id"],
         json!(rule_id)
@@ -389,4 +391,27 @@ async fn access_rules_are_stored_and_listed() {
         .call(Method::GET, &format!("{base}/nope"), Some(&m.token), None)
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // With its credentials gone the rule stays, unused, until deleted.
+    for id in creds {
+        let id = id.as_str().expect("id");
+        let r = c
+            .call(
+                Method::DELETE,
+                &format!("/v3/users/{}/application_credentials/{id}", m.user_id),
+                Some(&m.token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    }
+    let r = c.call(Method::GET, &base, Some(&m.token), None).await;
+    assert_eq!(r.body["access_rules"][0]["id"], json!(rule_id));
+    let rule = format!("{base}/{rule_id}");
+    let r = c.call(Method::DELETE, &rule, Some(&m.token), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = c.call(Method::GET, &rule, Some(&m.token), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c.call(Method::GET, &base, Some(&m.token), None).await;
+    assert_eq!(r.body["access_rules"], json!([]));
 }

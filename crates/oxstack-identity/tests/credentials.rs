@@ -305,3 +305,135 @@ async fn restricted_app_cred_tokens_cannot_make_ec2_credentials() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn os_ec2_credentials_lifecycle() {
+    let c = cloud().await;
+    let m = member(&c, "alice", &["member"]).await;
+    let base = format!("/v3/users/{}/credentials/OS-EC2", m.user_id);
+    let r = c
+        .call(
+            Method::POST,
+            &base,
+            Some(&m.token),
+            Some(json!({"tenant_id": m.project_id})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let cred = r.body["credential"].clone();
+    let access = cred["access"].as_str().expect("access").to_string();
+    assert!(!cred["secret"].as_str().expect("secret").is_empty());
+    assert_eq!(
+        (
+            cred["user_id"].clone(),
+            cred["tenant_id"].clone(),
+            cred["trust_id"].clone()
+        ),
+        (json!(m.user_id), json!(m.project_id), Value::Null)
+    );
+    assert_eq!(
+        cred["links"]["self"],
+        format!("{}{base}/{access}", common::URL)
+    );
+
+    // The same key pair through /v3/credentials, under the hash of its access key.
+    let id: String = Sha256::digest(access.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let r = c
+        .admin(Method::GET, &format!("/v3/credentials/{id}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["credential"]["type"], "ec2");
+
+    let r = c.call(Method::GET, &base, Some(&m.token), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["credentials"][0]["access"], json!(access));
+    let r = c
+        .call(
+            Method::GET,
+            &format!("{base}/{access}"),
+            Some(&m.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["credential"]["secret"], cred["secret"]);
+
+    // Someone else's key pairs are out of reach; the admin's are not.
+    let bob = member(&c, "bob", &["member"]).await;
+    for (method, path) in [
+        (Method::GET, base.clone()),
+        (Method::GET, format!("{base}/{access}")),
+        (Method::DELETE, format!("{base}/{access}")),
+    ] {
+        let r = c.call(method.clone(), &path, Some(&bob.token), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    let r = c
+        .call(
+            Method::POST,
+            &base,
+            Some(&bob.token),
+            Some(json!({"tenant_id": bob.project_id})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let other = format!("/v3/users/{}/credentials/OS-EC2/{access}", bob.user_id);
+    let r = c.admin(Method::GET, &other, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "not bob's key pair");
+    let r = c
+        .admin(Method::GET, &format!("{base}/{access}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let r = c
+        .call(
+            Method::DELETE,
+            &format!("{base}/{access}"),
+            Some(&m.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = c
+        .call(
+            Method::GET,
+            &format!("{base}/{access}"),
+            Some(&m.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn os_ec2_create_needs_a_project_and_the_member_role() {
+    let c = cloud().await;
+    let m = member(&c, "alice", &["member"]).await;
+    let base = format!("/v3/users/{}/credentials/OS-EC2", m.user_id);
+    let r = c
+        .call(Method::POST, &base, Some(&m.token), Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = c
+        .call(
+            Method::POST,
+            &base,
+            Some(&m.token),
+            Some(json!({"tenant_id": "nope"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let reader = member(&c, "rita", &["reader"]).await;
+    let r = c
+        .call(
+            Method::POST,
+            &format!("/v3/users/{}/credentials/OS-EC2", reader.user_id),
+            Some(&reader.token),
+            Some(json!({"tenant_id": reader.project_id})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

@@ -202,3 +202,70 @@ async fn a_member_reads_its_own_project_and_domain_only() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn domains_are_projects_too() {
+    let c = cloud().await;
+    let r = c
+        .admin(
+            Method::POST,
+            "/v3/projects",
+            Some(json!({"project": {"name": "dp", "domain_id": null, "is_domain": true}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["project"]["is_domain"], true);
+    let id = r.body["project"]["id"].as_str().expect("id").to_string();
+    let path = format!("/v3/projects/{id}");
+
+    let r = c.admin(Method::GET, &path, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        (
+            r.body["project"]["is_domain"].clone(),
+            r.body["project"]["domain_id"].clone()
+        ),
+        (json!(true), json!(null))
+    );
+    let r = c
+        .admin(Method::GET, "/v3/projects?is_domain=true", None)
+        .await;
+    let ids: Vec<&str> = r.body["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&id.as_str()) && ids.contains(&"default"),
+        "{ids:?}"
+    );
+    let r = c.admin(Method::GET, "/v3/projects", None).await;
+    assert!(
+        r.body["projects"]
+            .as_array()
+            .expect("projects")
+            .iter()
+            .all(|p| p["is_domain"] == false),
+        "domains are listed only on request"
+    );
+
+    // Deleting an enabled domain through the projects API is refused, as through the
+    // domains API; disabled, it goes.
+    let r = c.admin(Method::DELETE, &path, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    let r = c
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(json!({"project": {"enabled": false}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = c.admin(Method::DELETE, &path, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = c
+        .admin(Method::GET, &format!("/v3/domains/{id}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -248,3 +248,30 @@ async fn issue_and_validate_bodies_agree() {
             .ends_with(".000000Z")
     );
 }
+
+#[tokio::test]
+async fn rescoping_with_a_dead_token_is_404() {
+    let c = cloud().await;
+    let token = c.password_token("admin", ADMIN_PASSWORD, None).await;
+    let r = c
+        .call_with(
+            Method::DELETE,
+            "/v3/auth/tokens",
+            Some(&c.admin_token.clone()),
+            None,
+            &[("x-subject-token", token.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    for t in [token.as_str(), "garbage"] {
+        let r = c
+            .call(
+                Method::POST,
+                "/v3/auth/tokens",
+                None,
+                Some(json!({"auth": {"identity": {"methods": ["token"], "token": {"id": t}}}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{t}: {:?}", r.body);
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{cloud, create_project, create_user, grant_member, member};
+use common::{cloud, cloud_with, create_project, create_user, grant_member, member};
 use serde_json::{Value, json};
 
 /// Waits past the current second: Fernet issue times are whole seconds, so a revocation
@@ -502,4 +502,75 @@ async fn user_projects_and_groups() {
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         assert_eq!(r.body["error"]["message"], "Could not find user: nobody.");
     }
+}
+
+#[tokio::test]
+async fn password_history_binds_users_not_admins() {
+    let c = cloud_with(|cfg| cfg.unique_last_password_count = 2).await;
+    let (id, _, _) = member(&c, "hal", "pw-0").await;
+    let path = format!("/v3/users/{id}/password");
+    let change =
+        |from: &str, to: &str| json!({"user": {"original_password": from, "password": to}});
+    let r = c
+        .call(Method::POST, &path, None, Some(change("pw-0", "pw-1")))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    // Neither the current password nor the one before it.
+    for to in ["pw-1", "pw-0"] {
+        let r = c
+            .call(Method::POST, &path, None, Some(change("pw-1", to)))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{to}: {:?}", r.body);
+    }
+    let r = c
+        .call(Method::POST, &path, None, Some(change("pw-1", "pw-2")))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // pw-0 is now two passwords back: allowed again.
+    let r = c
+        .call(Method::POST, &path, None, Some(change("pw-2", "pw-0")))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+
+    // An administrator may set the same password twice.
+    for _ in 0..2 {
+        let r = c
+            .admin(
+                Method::PATCH,
+                &format!("/v3/users/{id}"),
+                Some(json!({"user": {"password": "pw-0"}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn minimum_password_age_holds_users_not_admins() {
+    let c = cloud_with(|cfg| cfg.minimum_password_age_days = 1).await;
+    let (id, _, _) = member(&c, "ida", "pw-0").await;
+    let r = c
+        .call(
+            Method::POST,
+            &format!("/v3/users/{id}/password"),
+            None,
+            Some(json!({"user": {"original_password": "pw-0", "password": "pw-1"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("minimum password age")),
+        "{:?}",
+        r.body
+    );
+    let r = c
+        .admin(
+            Method::PATCH,
+            &format!("/v3/users/{id}"),
+            Some(json!({"user": {"password": "pw-1"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
 }

@@ -1,5 +1,5 @@
-//! `/v3/users/{user_id}/application_credentials`, `/v3/users/{user_id}/access_rules` and
-//! `/v3/credentials`.
+//! `/v3/users/{user_id}/application_credentials`, `/v3/users/{user_id}/access_rules`,
+//! `/v3/users/{user_id}/credentials/OS-EC2` and `/v3/credentials`.
 
 use std::collections::HashMap;
 
@@ -29,6 +29,14 @@ pub(super) fn routes() -> Router<std::sync::Arc<crate::app::App>> {
         .route(
             "/v3/users/{id}/access_rules/{rule_id}",
             get(access_rule_show).delete(access_rule_delete),
+        )
+        .route(
+            "/v3/users/{id}/credentials/OS-EC2",
+            get(ec2_list).post(ec2_create),
+        )
+        .route(
+            "/v3/users/{id}/credentials/OS-EC2/{access}",
+            get(ec2_show).delete(ec2_delete),
         )
         .route(
             "/v3/credentials",
@@ -181,5 +189,48 @@ async fn credential_delete(
     Path(id): Path<String>,
 ) -> Result<Response> {
     app.credential_delete(&ctx, &id).await?;
+    Ok(no_content())
+}
+
+async fn ec2_list(
+    State(app): AppState,
+    ctx: RequestContext,
+    Path(user_id): Path<String>,
+) -> Result<Response> {
+    let items = app.ec2_credential_list(&ctx, &user_id).await?;
+    let views = items.iter().map(|c| app.ec2_credential_view(c)).collect();
+    let path = format!("users/{user_id}/credentials/OS-EC2");
+    Ok(list(&app, "credentials", &path, views))
+}
+
+/// The body is not wrapped: `{"tenant_id": "..."}`.
+async fn ec2_create(
+    State(app): AppState,
+    ctx: RequestContext,
+    Path(user_id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response> {
+    let Value::Object(body) = body else {
+        return Err(crate::app::invalid("", "the body is not an object"));
+    };
+    let c = app.ec2_credential_create(&ctx, &user_id, &body).await?;
+    Ok(created("credential", app.ec2_credential_view(&c)))
+}
+
+async fn ec2_show(
+    State(app): AppState,
+    ctx: RequestContext,
+    Path((user_id, access)): Path<(String, String)>,
+) -> Result<Response> {
+    let c = app.ec2_credential_show(&ctx, &user_id, &access).await?;
+    Ok(one("credential", app.ec2_credential_view(&c)))
+}
+
+async fn ec2_delete(
+    State(app): AppState,
+    ctx: RequestContext,
+    Path((user_id, access)): Path<(String, String)>,
+) -> Result<Response> {
+    app.ec2_credential_delete(&ctx, &user_id, &access).await?;
     Ok(no_content())
 }

@@ -5,7 +5,11 @@ mod assignments;
 mod auth;
 mod catalog;
 mod credentials;
+mod domain_config;
+mod endpoint_filter;
 mod groups;
+mod oauth;
+mod policies;
 mod projects;
 mod roles;
 mod users;
@@ -39,6 +43,10 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(assignments::routes())
         .merge(catalog::routes())
         .merge(credentials::routes())
+        .merge(policies::routes())
+        .merge(oauth::routes())
+        .merge(domain_config::routes())
+        .merge(endpoint_filter::routes())
         .with_state(app)
 }
 

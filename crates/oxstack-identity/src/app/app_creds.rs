@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::assignments::Target;
 use super::body::{check_len, forbidden_action, only, opt_bool, opt_str, req_str};
 use super::{App, invalid, new_id, not_found};
-use crate::model::{AppCred, RevocationEvent};
+use crate::model::{AccessRule, AppCred, RevocationEvent};
 use crate::store::StoreError;
 
 const CREATE_FIELDS: &[&str] = &[
@@ -334,6 +334,19 @@ impl App {
             )),
             e => e.into(),
         })?;
+        // The rules outlive the credential: recorded for the user until deleted.
+        for r in access_rules_of(&cred) {
+            let field = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            self.store
+                .access_rule_create(&AccessRule {
+                    id: field("id"),
+                    user_id: user_id.to_string(),
+                    service: field("service"),
+                    path: field("path"),
+                    method: field("method"),
+                })
+                .await?;
+        }
         Ok(NewAppCred { cred, secret })
     }
 
@@ -397,8 +410,16 @@ impl App {
         .await
     }
 
+    /// The user's access rules: those recorded in their own table, and (for credentials made
+    /// before that table existed) those only their credentials name.
     async fn access_rules_of_user(&self, user_id: &str) -> Result<Vec<Value>> {
-        let mut out: Vec<Value> = Vec::new();
+        let mut out: Vec<Value> = self
+            .store
+            .access_rule_list(user_id)
+            .await?
+            .into_iter()
+            .map(|r| json!({"id": r.id, "service": r.service, "path": r.path, "method": r.method}))
+            .collect();
         for c in self.store.app_cred_list(user_id, None).await? {
             for r in access_rules_of(&c) {
                 if !out.iter().any(|x| x["id"] == r["id"]) {
@@ -451,8 +472,7 @@ impl App {
             .ok_or_else(|| not_found("Access Rule", id))
     }
 
-    /// Access rules live as long as a credential names them, so an existing one is always in
-    /// use (TODO-correctness: Keystone keeps unused rules until deleted; that needs a table).
+    /// Deletes an access rule no application credential uses any more (403 while one does).
     pub async fn access_rule_delete(
         &self,
         ctx: &RequestContext,
@@ -472,8 +492,18 @@ impl App {
         {
             return Err(not_found("Access Rule", id));
         }
-        Err(Error::forbidden(format!(
-            "Cannot delete access rule {id}: it is in use by an application credential."
-        )))
+        let in_use = self
+            .store
+            .app_cred_list(user_id, None)
+            .await?
+            .iter()
+            .any(|c| access_rules_of(c).iter().any(|r| r["id"] == json!(id)));
+        if in_use {
+            return Err(Error::forbidden(format!(
+                "Cannot delete access rule {id}: it is in use by an application credential."
+            )));
+        }
+        self.store.access_rule_delete(user_id, id).await?;
+        Ok(())
     }
 }

@@ -519,6 +519,7 @@ impl App {
         if !self.store.endpoint_delete(id).await? {
             return Err(not_found("endpoint", id));
         }
+        self.endpoint_filter_forget_endpoint(id).await?;
         self.invalidate_tokens().await;
         Ok(())
     }

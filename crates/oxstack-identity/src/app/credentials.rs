@@ -93,7 +93,7 @@ impl App {
         String::from_utf8(plain).map_err(|_| failed())
     }
 
-    fn plain(&self, cred: Credential) -> Result<PlainCredential> {
+    pub(super) fn plain(&self, cred: Credential) -> Result<PlainCredential> {
         let blob = self.credential_decrypt(&cred)?;
         Ok(PlainCredential { cred, blob })
     }
@@ -125,7 +125,7 @@ impl App {
 
     /// A token made from an application credential reaches only the credentials of its own
     /// project (Keystone's `_check_credential_project_scope`).
-    fn check_delegated_project(auth: &AuthInfo, project_id: Option<&str>) -> Result<()> {
+    pub(super) fn check_delegated_project(auth: &AuthInfo, project_id: Option<&str>) -> Result<()> {
         if auth.application_credential_id.is_some() && project_id != auth.project_id.as_deref() {
             return Err(forbidden_action(
                 "Credential project does not match the project scope of the delegated token",

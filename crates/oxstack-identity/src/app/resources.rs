@@ -126,6 +126,21 @@ impl App {
             .ok_or_else(|| not_found("project", id))
     }
 
+    /// A project or a domain: the projects API shows, updates and deletes domains too (they
+    /// are projects with `is_domain`), as Keystone's does.
+    async fn project_or_domain_get(&self, id: &str) -> Result<Project> {
+        self.store
+            .project_get(id)
+            .await?
+            .ok_or_else(|| not_found("project", id))
+    }
+
+    /// The policy target of a project; a domain has no `domain_id` (Keystone's `None`).
+    fn project_target(p: &Project) -> Value {
+        let domain_id = (!p.is_domain).then_some(p.domain_id.as_str());
+        json!({"target": {"project": {"id": p.id, "domain_id": domain_id}}})
+    }
+
     fn conflict(kind: &str, name: &str, scope: &str) -> Error {
         Error::conflict(format!(
             "Conflict occurred attempting to store {kind} - Duplicate entry found with name {name}{scope}."
@@ -210,6 +225,11 @@ impl App {
             "identity:delete_domain",
             &json!({"target": {"domain": {"id": d.id}}}),
         )?;
+        self.domain_delete_cascade(&d).await
+    }
+
+    /// Deletes a domain and everything it owns; the caller has authorized.
+    async fn domain_delete_cascade(&self, d: &Project) -> Result<()> {
         if d.enabled {
             return Err(Error::forbidden(
                 "Cannot delete a domain that is enabled, please disable it first.",
@@ -229,6 +249,7 @@ impl App {
             .await?
         {
             self.store.project_delete(&p.id).await?;
+            self.endpoint_filter_forget_project(&p.id).await?;
         }
         for u in self
             .store
@@ -253,6 +274,7 @@ impl App {
         for r in self.store.role_list(Some(&d.id), None).await? {
             self.store.role_delete(&r.id).await?;
         }
+        self.domain_config_drop(&d.id).await?;
         self.store.project_delete(&d.id).await?;
         self.invalidate_tokens().await;
         Ok(())
@@ -347,12 +369,8 @@ impl App {
     }
 
     pub async fn project_show(&self, ctx: &RequestContext, id: &str) -> Result<Project> {
-        let p = self.project_get(id).await?;
-        self.authorize(
-            ctx,
-            "identity:get_project",
-            &json!({"target": {"project": {"id": p.id, "domain_id": p.domain_id}}}),
-        )?;
+        let p = self.project_or_domain_get(id).await?;
+        self.authorize(ctx, "identity:get_project", &Self::project_target(&p))?;
         Ok(p)
     }
 
@@ -362,16 +380,12 @@ impl App {
         id: &str,
         body: &Map<String, Value>,
     ) -> Result<Project> {
-        let mut p = self.project_get(id).await?;
-        self.authorize(
-            ctx,
-            "identity:update_project",
-            &json!({"target": {"project": {"id": p.id, "domain_id": p.domain_id}}}),
-        )?;
+        let mut p = self.project_or_domain_get(id).await?;
+        self.authorize(ctx, "identity:update_project", &Self::project_target(&p))?;
         if body
             .get("domain_id")
             .and_then(Value::as_str)
-            .is_some_and(|d| d != p.domain_id)
+            .is_some_and(|d| d != p.domain_id && !p.is_domain)
         {
             return Err(invalid(
                 "domain_id",
@@ -423,12 +437,11 @@ impl App {
     }
 
     pub async fn project_delete(&self, ctx: &RequestContext, id: &str) -> Result<()> {
-        let p = self.project_get(id).await?;
-        self.authorize(
-            ctx,
-            "identity:delete_project",
-            &json!({"target": {"project": {"id": p.id, "domain_id": p.domain_id}}}),
-        )?;
+        let p = self.project_or_domain_get(id).await?;
+        self.authorize(ctx, "identity:delete_project", &Self::project_target(&p))?;
+        if p.is_domain {
+            return self.domain_delete_cascade(&p).await;
+        }
         if self.store.project_has_children(&p.id).await? {
             return Err(Error::forbidden(format!(
                 "Cannot delete the project {} since it is not a leaf in the hierarchy. Use the cascade option if you want to delete a subtree.",
@@ -436,6 +449,7 @@ impl App {
             )));
         }
         self.store.project_delete(&p.id).await?;
+        self.endpoint_filter_forget_project(&p.id).await?;
         self.invalidate_tokens().await;
         Ok(())
     }

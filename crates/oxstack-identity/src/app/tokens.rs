@@ -229,7 +229,9 @@ impl App {
                 "password" => self.auth_password(section).await?,
                 "token" => {
                     let id = section.get("id").and_then(Value::as_str).ok_or_else(|| Error::bad_request("Expecting to find id in token - the server could not comply with the request since it is either malformed or otherwise incorrect."))?;
-                    let data = self.validate(id).await.map_err(|_| unauthorized())?;
+                    // An invalid, expired or revoked token is 404 here, as in Keystone
+                    // (its token method validates the token like `GET /v3/auth/tokens`).
+                    let data = self.validate_subject(id).await?;
                     if data.app_cred.is_some() {
                         return Err(Error::forbidden(
                             "Application credentials cannot request a scope.",
@@ -662,7 +664,9 @@ impl App {
         if d.project.is_some() || d.domain.is_some() || d.system {
             t["roles"] = Value::Array(roles);
             if with_catalog {
-                t["catalog"] = self.catalog().await?;
+                t["catalog"] = self
+                    .catalog(d.project.as_ref().map(|p| p.id.as_str()))
+                    .await?;
             }
         }
         if let Some(c) = &d.app_cred {
@@ -672,21 +676,30 @@ impl App {
         Ok(json!({ "token": t }))
     }
 
-    /// The service catalog as tokens carry it.
-    pub async fn catalog(&self) -> Result<Value> {
+    /// The service catalog as tokens carry it; a project given endpoints (OS-EP-FILTER)
+    /// sees only those, and only the services that still have one.
+    pub async fn catalog(&self, project_id: Option<&str>) -> Result<Value> {
         let services = self.store.service_list(None).await?;
-        let endpoints = self.store.endpoint_list().await?;
+        let mut endpoints = self.store.endpoint_list().await?;
+        let mut filtered = false;
+        if let Some(p) = project_id {
+            let given = self.filtered_endpoints(p).await?;
+            if !given.is_empty() {
+                endpoints.retain(|e| given.contains_key(&e.id));
+                filtered = true;
+            }
+        }
         Ok(Value::Array(
             services
                 .iter()
                 .filter(|s| s.enabled)
-                .map(|s| {
+                .filter_map(|s| {
                     let eps: Vec<Value> = endpoints
                         .iter()
                         .filter(|e| e.service_id == s.id && e.enabled)
                         .map(|e| json!({"id": e.id, "interface": e.interface, "region_id": e.region_id, "region": e.region_id, "url": e.url}))
                         .collect();
-                    json!({"id": s.id, "type": s.service_type, "name": s.extra.get("name").cloned().unwrap_or(json!("")), "endpoints": eps})
+                    (!filtered || !eps.is_empty()).then(|| json!({"id": s.id, "type": s.service_type, "name": s.extra.get("name").cloned().unwrap_or(json!("")), "endpoints": eps}))
                 })
                 .collect(),
         ))

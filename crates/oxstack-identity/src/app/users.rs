@@ -367,6 +367,8 @@ impl App {
                 Some(p) => Some(self.hash_password(p.clone()).await?),
                 None => None,
             };
+            self.remember_password(&u.id, u.password_hash.as_deref())
+                .await?;
             self.store
                 .user_set_password(&u.id, hash.as_deref(), None)
                 .await?;
@@ -441,12 +443,70 @@ impl App {
         if !user.enabled {
             return Err(Error::unauthorized(AUTH_FAILED));
         }
+        self.check_minimum_password_age(&user.id).await?;
+        self.check_password_history(&user, &new).await?;
         // An expired password may be changed: that is what this call is for.
         let hash = self.hash_password(new).await?;
+        self.remember_password(&user.id, user.password_hash.as_deref())
+            .await?;
         self.store
             .user_set_password(&user.id, Some(&hash), None)
             .await?;
         self.revoke_user_tokens(&user.id).await
+    }
+
+    /// Keeps a replaced password's hash for the history check (as many as it needs).
+    async fn remember_password(&self, user_id: &str, old_hash: Option<&str>) -> Result<()> {
+        let keep = self.config.unique_last_password_count.saturating_sub(1) as usize;
+        if let (Some(h), true) = (old_hash, keep > 0) {
+            self.store.password_history_add(user_id, h, keep).await?;
+        }
+        Ok(())
+    }
+
+    /// Keystone's `PasswordAgeValidationError`: a password is kept for
+    /// `minimum_password_age_days` before its user may change it.
+    async fn check_minimum_password_age(&self, user_id: &str) -> Result<()> {
+        let days = i64::from(self.config.minimum_password_age_days);
+        if days == 0 {
+            return Ok(());
+        }
+        let Some(set_at) = self.store.user_password_created_at(user_id).await? else {
+            return Ok(());
+        };
+        let allowed_at = set_at + days * 86_400 * 1_000_000;
+        let now = oxstack_common::time::now().timestamp_micros();
+        if now < allowed_at {
+            let day = 86_400 * 1_000_000;
+            let days_left = (allowed_at - now + day - 1) / day;
+            return Err(Error::bad_request(format!(
+                "You cannot change your password at this time due to the minimum password age. Once you change your password, it must be used for {days} day(s) before it can be changed. Please try again in {days_left} day(s) or contact your administrator to reset your password."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Keystone's `PasswordHistoryValidationError`: the new password may not be the current
+    /// one nor any of the `unique_last_password_count - 1` before it.
+    async fn check_password_history(&self, user: &User, new: &str) -> Result<()> {
+        let count = self.config.unique_last_password_count as usize;
+        if count == 0 {
+            return Ok(());
+        }
+        let mut hashes: Vec<String> = user.password_hash.iter().cloned().collect();
+        hashes.extend(
+            self.store
+                .password_history_recent(&user.id, count.saturating_sub(1))
+                .await?,
+        );
+        for h in hashes {
+            if self.verify_password(new.to_string(), Some(h)).await {
+                return Err(Error::bad_request(format!(
+                    "The new password cannot be identical to a previous password. The total number which includes the new password must be unique is {count}."
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Revokes every token of a user issued up to the end of the current second. Fernet

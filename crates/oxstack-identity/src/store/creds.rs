@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Result, Store, StoreError, b, extra, extra_text, flag};
-use crate::model::{AppCred, Credential};
+use crate::model::{AccessRule, AppCred, Credential};
 
 const APP_CRED_COLUMNS: &str = "id, name, secret_hash, description, user_id, project_id, system, expires_at, unrestricted, access_rules, created_at";
 
@@ -221,6 +221,57 @@ impl Store {
         let n = self
             .db
             .query("DELETE FROM identity_credential WHERE id = ?")
+            .bind(id.to_string())
+            .execute(self.db.pool())
+            .await?;
+        Ok(n.rows_affected() > 0)
+    }
+}
+
+impl Store {
+    pub async fn access_rule_list(&self, user_id: &str) -> Result<Vec<AccessRule>> {
+        let rows = self
+            .db
+            .query("SELECT id, user_id, service, path, method FROM identity_access_rule WHERE user_id = ? ORDER BY id")
+            .bind(user_id.to_string())
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccessRule {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    service: r.try_get("service")?,
+                    path: r.try_get("path")?,
+                    method: r.try_get("method")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a rule; one already recorded (same id) is left alone.
+    pub async fn access_rule_create(&self, a: &AccessRule) -> Result<()> {
+        let r = self
+            .db
+            .query("INSERT INTO identity_access_rule (id, user_id, service, path, method) VALUES (?, ?, ?, ?, ?)")
+            .bind(a.id.clone())
+            .bind(a.user_id.clone())
+            .bind(a.service.clone())
+            .bind(a.path.clone())
+            .bind(a.method.clone())
+            .execute(self.db.pool())
+            .await;
+        match r.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::Duplicate) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn access_rule_delete(&self, user_id: &str, id: &str) -> Result<bool> {
+        let n = self
+            .db
+            .query("DELETE FROM identity_access_rule WHERE user_id = ? AND id = ?")
+            .bind(user_id.to_string())
             .bind(id.to_string())
             .execute(self.db.pool())
             .await?;

@@ -6,10 +6,11 @@
 
 use oxstack_common::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial identity schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial identity schema",
+        sql: r#"
 CREATE TABLE identity_project (
     id VARCHAR(64) NOT NULL PRIMARY KEY,
     name VARCHAR(64) NOT NULL,
@@ -148,4 +149,95 @@ CREATE TABLE identity_revocation_event (
 );
 CREATE INDEX identity_revocation_event_revoked ON identity_revocation_event (revoked_at);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "policy blobs (/v3/policies)",
+        sql: r#"
+CREATE TABLE identity_policy (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    type VARCHAR(255) NOT NULL,
+    policy_blob {longtext} NOT NULL,
+    extra TEXT NOT NULL
+);
+"#,
+    },
+    Migration {
+        version: 3,
+        name: "OAuth1 consumers",
+        sql: r#"
+CREATE TABLE identity_oauth_consumer (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    description TEXT,
+    encrypted_secret TEXT NOT NULL,
+    key_hash VARCHAR(64) NOT NULL,
+    extra TEXT NOT NULL
+);
+"#,
+    },
+    Migration {
+        version: 4,
+        name: "domain-specific configuration",
+        sql: r#"
+CREATE TABLE identity_domain_config (
+    domain_id VARCHAR(64) NOT NULL,
+    group_name VARCHAR(255) NOT NULL,
+    option_name VARCHAR(255) NOT NULL,
+    option_value TEXT NOT NULL,
+    is_sensitive BIGINT NOT NULL,
+    PRIMARY KEY (domain_id, group_name, option_name)
+);
+"#,
+    },
+    Migration {
+        version: 5,
+        name: "endpoint filtering (OS-EP-FILTER)",
+        sql: r#"
+CREATE TABLE identity_endpoint_group (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    description TEXT,
+    filters TEXT NOT NULL
+);
+CREATE TABLE identity_project_endpoint_group (
+    endpoint_group_id VARCHAR(64) NOT NULL,
+    project_id VARCHAR(64) NOT NULL,
+    PRIMARY KEY (endpoint_group_id, project_id)
+);
+CREATE INDEX identity_project_endpoint_group_project ON identity_project_endpoint_group (project_id);
+CREATE TABLE identity_project_endpoint (
+    endpoint_id VARCHAR(64) NOT NULL,
+    project_id VARCHAR(64) NOT NULL,
+    PRIMARY KEY (endpoint_id, project_id)
+);
+CREATE INDEX identity_project_endpoint_project ON identity_project_endpoint (project_id);
+"#,
+    },
+    Migration {
+        version: 6,
+        name: "access rules kept apart from application credentials",
+        sql: r#"
+CREATE TABLE identity_access_rule (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id VARCHAR(64) NOT NULL,
+    service VARCHAR(64) NOT NULL,
+    path VARCHAR(255) NOT NULL,
+    method VARCHAR(16) NOT NULL
+);
+CREATE INDEX identity_access_rule_user ON identity_access_rule (user_id);
+"#,
+    },
+    Migration {
+        version: 7,
+        name: "password history (security compliance)",
+        sql: r#"
+CREATE TABLE identity_password_history (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id VARCHAR(64) NOT NULL,
+    password_hash VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX identity_password_history_user ON identity_password_history (user_id);
+"#,
+    },
+];

@@ -4,7 +4,11 @@
 
 mod catalog;
 mod creds;
+mod domain_config;
+mod endpoint_filter;
 pub mod migrations;
+mod oauth;
+mod policy_blobs;
 mod projects;
 mod revocations;
 mod roles;
@@ -15,6 +19,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+pub use endpoint_filter::FilterKind;
 pub use migrations::MIGRATIONS;
 pub use projects::ProjectFilter;
 pub use roles::AssignmentFilter;

@@ -217,3 +217,133 @@ async fn every_resource_round_trips_on_every_engine() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn extension_resources_round_trip_on_every_engine() {
+    for t in testing::engines().await {
+        let db = t.db().clone();
+        db.migrate("identity", MIGRATIONS).await.expect("migrate");
+        let s = Store::new(db);
+
+        let mut p = PolicyBlob {
+            id: "pol1".into(),
+            policy_type: "application/json".into(),
+            blob: "x".repeat(100_000),
+            extra: Map::new(),
+        };
+        s.policy_blob_create(&p).await.expect("policy");
+        p.policy_type = "text/yaml".into();
+        s.policy_blob_update(&p).await.expect("update");
+        assert_eq!(s.policy_blob_get("pol1").await.expect("get"), Some(p));
+        assert_eq!(
+            s.policy_blob_list(Some("text/yaml"))
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
+        assert!(s.policy_blob_delete("pol1").await.expect("delete"));
+
+        let mut consumer = Consumer {
+            id: "c1".into(),
+            description: None,
+            encrypted_secret: "enc".into(),
+            key_hash: "h".into(),
+            extra: Map::new(),
+        };
+        s.consumer_create(&consumer).await.expect("consumer");
+        consumer.description = Some("d".into());
+        s.consumer_update(&consumer).await.expect("update");
+        assert_eq!(s.consumer_list().await.expect("list"), vec![consumer]);
+        assert!(s.consumer_delete("c1").await.expect("delete"));
+
+        let opt = |g: &str, o: &str, v: serde_json::Value| DomainConfigOption {
+            group: g.into(),
+            option: o.into(),
+            value: v,
+            sensitive: false,
+        };
+        s.domain_config_write(
+            "d1",
+            &[
+                opt("identity", "driver", "ldap".into()),
+                opt("identity", "list_limit", 5.into()),
+            ],
+            true,
+        )
+        .await
+        .expect("config");
+        s.domain_config_write("d1", &[opt("identity", "list_limit", 6.into())], false)
+            .await
+            .expect("update");
+        let got = s
+            .domain_config_list("d1", Some("identity"), None)
+            .await
+            .expect("list");
+        assert_eq!(
+            got,
+            vec![
+                opt("identity", "driver", "ldap".into()),
+                opt("identity", "list_limit", 6.into())
+            ]
+        );
+        assert_eq!(
+            s.domain_config_delete("d1", Some("identity"), Some("driver"))
+                .await
+                .expect("delete"),
+            1
+        );
+        assert_eq!(
+            s.domain_config_delete("d1", None, None)
+                .await
+                .expect("delete"),
+            1
+        );
+
+        let g = EndpointGroup {
+            id: "eg1".into(),
+            name: "g".into(),
+            description: None,
+            filters: Map::from_iter([("interface".to_string(), serde_json::json!("public"))]),
+        };
+        s.endpoint_group_create(&g).await.expect("group");
+        assert_eq!(
+            s.endpoint_group_list(Some("g")).await.expect("list"),
+            vec![g]
+        );
+        for _ in 0..2 {
+            s.project_association_add(FilterKind::EndpointGroup, "eg1", "p1")
+                .await
+                .expect("associate twice");
+        }
+        assert_eq!(
+            s.project_association_ids_for_project(FilterKind::EndpointGroup, "p1")
+                .await
+                .expect("ids"),
+            vec!["eg1".to_string()]
+        );
+        assert!(s.endpoint_group_delete("eg1").await.expect("delete"));
+        assert!(
+            !s.project_association_exists(FilterKind::EndpointGroup, "eg1", "p1")
+                .await
+                .expect("exists"),
+            "associations go with their group"
+        );
+
+        let rule = AccessRule {
+            id: "ar1".into(),
+            user_id: "u1".into(),
+            service: "compute".into(),
+            path: "/v2.1/servers/*/ips".into(),
+            method: "GET".into(),
+        };
+        for _ in 0..2 {
+            s.access_rule_create(&rule).await.expect("recorded once");
+        }
+        assert_eq!(s.access_rule_list("u1").await.expect("list"), vec![rule]);
+        assert!(!s.access_rule_delete("u2", "ar1").await.expect("not u2's"));
+        assert!(s.access_rule_delete("u1", "ar1").await.expect("delete"));
+
+        t.cleanup().await;
+    }
+}

@@ -161,6 +161,56 @@ impl Store {
         Ok(())
     }
 
+    /// When the user's current password was set (microseconds), if they have one.
+    pub async fn user_password_created_at(&self, id: &str) -> Result<Option<i64>> {
+        let v: Option<Option<i64>> = self
+            .db
+            .query_scalar("SELECT password_created_at FROM identity_user WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(v.flatten())
+    }
+
+    /// Remembers a password hash the user no longer has, keeping the `keep` newest.
+    pub async fn password_history_add(&self, user_id: &str, hash: &str, keep: usize) -> Result<()> {
+        let now = oxstack_common::time::now().timestamp_micros();
+        self.db
+            .query("INSERT INTO identity_password_history (id, user_id, password_hash, created_at) VALUES (?, ?, ?, ?)")
+            .bind(uuid::Uuid::new_v4().simple().to_string())
+            .bind(user_id.to_string())
+            .bind(hash.to_string())
+            .bind(now)
+            .execute(self.db.pool())
+            .await?;
+        let ids: Vec<String> = self
+            .db
+            .query_scalar("SELECT id FROM identity_password_history WHERE user_id = ? ORDER BY created_at DESC, id")
+            .bind(user_id.to_string())
+            .fetch_all(self.db.pool())
+            .await?;
+        for id in ids.iter().skip(keep) {
+            self.db
+                .query("DELETE FROM identity_password_history WHERE id = ?")
+                .bind(id.clone())
+                .execute(self.db.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The hashes of the user's `n` most recent former passwords, newest first.
+    pub async fn password_history_recent(&self, user_id: &str, n: usize) -> Result<Vec<String>> {
+        let mut hashes: Vec<String> = self
+            .db
+            .query_scalar("SELECT password_hash FROM identity_password_history WHERE user_id = ? ORDER BY created_at DESC, id")
+            .bind(user_id.to_string())
+            .fetch_all(self.db.pool())
+            .await?;
+        hashes.truncate(n);
+        Ok(hashes)
+    }
+
     /// Records a failed (`failed = true`) or successful login.
     pub async fn user_record_auth(&self, id: &str, failed: bool) -> Result<()> {
         let now = oxstack_common::time::now().timestamp_micros();
@@ -187,6 +237,8 @@ impl Store {
             "DELETE FROM identity_app_cred_role WHERE app_cred_id IN (SELECT id FROM identity_app_cred WHERE user_id = ?)",
             "DELETE FROM identity_app_cred WHERE user_id = ?",
             "DELETE FROM identity_credential WHERE user_id = ?",
+            "DELETE FROM identity_access_rule WHERE user_id = ?",
+            "DELETE FROM identity_password_history WHERE user_id = ?",
         ] {
             self.db
                 .query(sql)
