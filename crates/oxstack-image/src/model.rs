@@ -111,3 +111,111 @@ pub struct Member {
 
 /// Membership statuses.
 pub const MEMBER_STATUSES: &[&str] = &["pending", "accepted", "rejected"];
+
+/// A metadata definition namespace: a named catalogue of properties, objects and tags
+/// that describe what may be set on images, volumes, flavors and so on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Namespace {
+    /// Internal id (never shown): children refer to it, so a rename moves nothing.
+    pub id: String,
+    /// The unique name clients use.
+    pub namespace: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    /// `public` or `private`.
+    pub visibility: String,
+    pub protected: bool,
+    pub owner: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A metadef object: a named group of property definitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadefObject {
+    pub id: String,
+    pub namespace_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub required: Option<Vec<String>>,
+    /// Property name → property definition (the JSON clients sent).
+    pub properties: Option<serde_json::Map<String, serde_json::Value>>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A metadef property definition; `schema` is the definition without its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadefProperty {
+    pub id: String,
+    pub namespace_id: String,
+    pub name: String,
+    pub schema: serde_json::Map<String, serde_json::Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A metadef tag definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadefTag {
+    pub id: String,
+    pub namespace_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A kind of resource namespaces apply to (`OS::Glance::Image`, `OS::Nova::Flavor`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceType {
+    pub id: String,
+    pub name: String,
+    /// Seeded types; they are never removed.
+    pub protected: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A namespace's association with a resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Association {
+    pub namespace_id: String,
+    /// The resource type's name.
+    pub name: String,
+    pub prefix: Option<String>,
+    pub properties_target: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Task statuses: `pending → processing → success | failure`.
+pub mod task_status {
+    pub const PENDING: &str = "pending";
+    pub const PROCESSING: &str = "processing";
+    pub const SUCCESS: &str = "success";
+    pub const FAILURE: &str = "failure";
+    pub const ALL: &[&str] = &[PENDING, PROCESSING, SUCCESS, FAILURE];
+}
+
+/// The task types of Glance's task schema.
+pub const TASK_TYPES: &[&str] = &["import", "api_image_import", "location_import"];
+
+/// An asynchronous operation's record (Glance's tasks): here, one per image import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: String,
+    /// `api_image_import` for `POST /v2/images/{id}/import`.
+    pub kind: String,
+    pub status: String,
+    pub owner: Option<String>,
+    pub image_id: Option<String>,
+    pub request_id: Option<String>,
+    pub user_id: Option<String>,
+    pub input: Option<serde_json::Value>,
+    pub result: Option<serde_json::Value>,
+    pub message: Option<String>,
+    /// When a finished task may be purged.
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -4,6 +4,11 @@
 //! `project_id` and `owner` are the image's owner, `visibility` its visibility, and
 //! `member_id` the caller's project when the image is shared with it (Glance sets it only
 //! for a shared image found through a membership).
+//!
+//! Metadata definitions (`glance/policies/metadef.py`) are checked against Glance's
+//! `MetadefAPIPolicy` target: the namespace's owner as `project_id` and its visibility, or
+//! just the caller's project where there is no namespace yet. Tasks
+//! (`glance/policies/tasks.py`) are gated by `tasks_api_access` alone.
 
 use oxstack_common::policy::RuleDefault;
 
@@ -35,6 +40,10 @@ const ADMIN_OR_SHARED_MEMBER: &str =
     "rule:context_is_admin or (role:member and project_id:%(member_id)s)";
 const ADMIN_OR_PROJECT_READER_OR_SHARED_MEMBER: &str = "rule:context_is_admin or role:reader and (project_id:%(project_id)s or project_id:%(member_id)s)";
 
+const METADEF_ADMIN: &str = "rule:metadef_admin";
+/// Glance's `ADMIN_OR_PROJECT_READER_GET_NAMESPACE`: the owner's readers, and every reader
+/// for a public namespace.
+const ADMIN_OR_PROJECT_READER_GET_NAMESPACE: &str = "rule:context_is_admin or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))";
 /// Every image rule.
 pub const DEFAULTS: &[RuleDefault] = &[
     RuleDefault::new("context_is_admin", "role:admin")
@@ -146,6 +155,236 @@ pub const DEFAULTS: &[RuleDefault] = &[
         ADMIN,
         "Copy existing image to other stores.",
         [("POST", "/v2/images/{image_id}/import")]
+    ),
+    RuleDefault::new("default", "").description("The rule Glance's task rules refer to."),
+    RuleDefault::new("metadef_default", ""),
+    RuleDefault::new("metadef_admin", ADMIN),
+    rule!(
+        "get_metadef_namespace",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "Get a specific namespace.",
+        [("GET", "/v2/metadefs/namespaces/{namespace_name}")]
+    ),
+    rule!(
+        "get_metadef_namespaces",
+        ADMIN_OR_PROJECT_READER,
+        "List namespace.",
+        [("GET", "/v2/metadefs/namespaces")]
+    ),
+    rule!(
+        "modify_metadef_namespace",
+        METADEF_ADMIN,
+        "Modify an existing namespace.",
+        [("PUT", "/v2/metadefs/namespaces/{namespace_name}")]
+    ),
+    rule!(
+        "add_metadef_namespace",
+        METADEF_ADMIN,
+        "Create a namespace.",
+        [("POST", "/v2/metadefs/namespaces")]
+    ),
+    rule!(
+        "delete_metadef_namespace",
+        METADEF_ADMIN,
+        "Delete a namespace.",
+        [("DELETE", "/v2/metadefs/namespaces/{namespace_name}")]
+    ),
+    rule!(
+        "get_metadef_object",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "Get a specific object from a namespace.",
+        [(
+            "GET",
+            "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}"
+        )]
+    ),
+    rule!(
+        "get_metadef_objects",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "Get objects from a namespace.",
+        [("GET", "/v2/metadefs/namespaces/{namespace_name}/objects")]
+    ),
+    rule!(
+        "modify_metadef_object",
+        METADEF_ADMIN,
+        "Update an object within a namespace.",
+        [(
+            "PUT",
+            "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}"
+        )]
+    ),
+    rule!(
+        "add_metadef_object",
+        METADEF_ADMIN,
+        "Create an object within a namespace.",
+        [("POST", "/v2/metadefs/namespaces/{namespace_name}/objects")]
+    ),
+    rule!(
+        "delete_metadef_object",
+        METADEF_ADMIN,
+        "Delete an object within a namespace.",
+        [(
+            "DELETE",
+            "/v2/metadefs/namespaces/{namespace_name}/objects/{object_name}"
+        )]
+    ),
+    rule!(
+        "list_metadef_resource_types",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "List meta definition resource types.",
+        [("GET", "/v2/metadefs/resource_types")]
+    ),
+    rule!(
+        "get_metadef_resource_type",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "Get meta definition resource types associations.",
+        [(
+            "GET",
+            "/v2/metadefs/namespaces/{namespace_name}/resource_types"
+        )]
+    ),
+    rule!(
+        "add_metadef_resource_type_association",
+        METADEF_ADMIN,
+        "Create meta definition resource types association.",
+        [(
+            "POST",
+            "/v2/metadefs/namespaces/{namespace_name}/resource_types"
+        )]
+    ),
+    rule!(
+        "remove_metadef_resource_type_association",
+        METADEF_ADMIN,
+        "Delete meta definition resource types association.",
+        [(
+            "DELETE",
+            "/v2/metadefs/namespaces/{namespace_name}/resource_types/{name}"
+        )]
+    ),
+    rule!(
+        "get_metadef_property",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "Get a specific meta definition property.",
+        [(
+            "GET",
+            "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}"
+        )]
+    ),
+    rule!(
+        "get_metadef_properties",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "List meta definition properties.",
+        [("GET", "/v2/metadefs/namespaces/{namespace_name}/properties")]
+    ),
+    rule!(
+        "modify_metadef_property",
+        METADEF_ADMIN,
+        "Update meta definition property.",
+        [(
+            "PUT",
+            "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}"
+        )]
+    ),
+    rule!(
+        "add_metadef_property",
+        METADEF_ADMIN,
+        "Create meta definition property.",
+        [(
+            "POST",
+            "/v2/metadefs/namespaces/{namespace_name}/properties"
+        )]
+    ),
+    rule!(
+        "remove_metadef_property",
+        METADEF_ADMIN,
+        "Delete meta definition property.",
+        [(
+            "DELETE",
+            "/v2/metadefs/namespaces/{namespace_name}/properties/{property_name}"
+        )]
+    ),
+    rule!(
+        "get_metadef_tag",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "Get tag definition.",
+        [(
+            "GET",
+            "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}"
+        )]
+    ),
+    rule!(
+        "get_metadef_tags",
+        ADMIN_OR_PROJECT_READER_GET_NAMESPACE,
+        "List tag definitions.",
+        [("GET", "/v2/metadefs/namespaces/{namespace_name}/tags")]
+    ),
+    rule!(
+        "modify_metadef_tag",
+        METADEF_ADMIN,
+        "Update tag definition.",
+        [(
+            "PUT",
+            "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}"
+        )]
+    ),
+    rule!(
+        "add_metadef_tag",
+        METADEF_ADMIN,
+        "Add tag definition.",
+        [(
+            "POST",
+            "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}"
+        )]
+    ),
+    rule!(
+        "add_metadef_tags",
+        METADEF_ADMIN,
+        "Create tag definitions.",
+        [("POST", "/v2/metadefs/namespaces/{namespace_name}/tags")]
+    ),
+    rule!(
+        "delete_metadef_tag",
+        METADEF_ADMIN,
+        "Delete tag definition.",
+        [(
+            "DELETE",
+            "/v2/metadefs/namespaces/{namespace_name}/tags/{tag_name}"
+        )]
+    ),
+    rule!(
+        "delete_metadef_tags",
+        METADEF_ADMIN,
+        "Delete tag definitions.",
+        [("DELETE", "/v2/metadefs/namespaces/{namespace_name}/tags")]
+    ),
+    rule!(
+        "get_task",
+        "rule:default",
+        "Get an image task.",
+        [("GET", "/v2/tasks/{task_id}")]
+    ),
+    rule!(
+        "get_tasks",
+        "rule:default",
+        "List tasks for all images.",
+        [("GET", "/v2/tasks")]
+    ),
+    rule!(
+        "add_task",
+        "rule:default",
+        "Create a task.",
+        [("POST", "/v2/tasks")]
+    ),
+    rule!(
+        "tasks_api_access",
+        ADMIN,
+        "Every call of the tasks API (`/v2/tasks`); import tasks of images are shown under `get_image`.",
+        [
+            ("GET", "/v2/tasks/{task_id}"),
+            ("GET", "/v2/tasks"),
+            ("POST", "/v2/tasks"),
+            ("DELETE", "/v2/tasks/{task_id}"),
+        ]
     ),
     RuleDefault {
         name: "stores_info_detail",

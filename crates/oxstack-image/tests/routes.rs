@@ -119,15 +119,24 @@ async fn without_a_token_everything_but_discovery_is_401() {
         "/v2/info/import",
         "/v2/info/stores",
         "/v2/info/usage",
+        "/v2/images/{id}/tasks",
+        "/v2/tasks",
+        "/v2/schemas/task",
+        "/v2/schemas/metadefs/namespace",
+        "/v2/metadefs/resource_types",
+        "/v2/metadefs/namespaces",
+        "/v2/metadefs/namespaces/n",
+        "/v2/metadefs/namespaces/n/objects",
+        "/v2/metadefs/namespaces/n/properties",
+        "/v2/metadefs/namespaces/n/tags",
+        "/v2/metadefs/namespaces/n/resource_types",
     ] {
-        all.push((Method::GET, p.to_string(), "", vec![]));
+        let p = p.replace("{id}", &id);
+        all.push((Method::GET, p, "", vec![]));
     }
-    all.push((
-        Method::POST,
-        "/v2/images".into(),
-        "application/json",
-        b"{}".to_vec(),
-    ));
+    for p in ["/v2/images", "/v2/tasks", "/v2/metadefs/namespaces"] {
+        all.push((Method::POST, p.into(), "application/json", b"{}".to_vec()));
+    }
     for r in &all {
         assert_eq!(
             send(&c, None, r).await,

@@ -4,7 +4,9 @@
 mod data;
 mod images;
 mod members;
+mod metadefs;
 mod schemas;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -36,6 +38,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(data::routes())
         .merge(members::routes())
         .merge(schemas::routes())
+        .merge(metadefs::routes())
+        .merge(tasks::routes())
         .with_state(app)
 }
 

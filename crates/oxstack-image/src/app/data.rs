@@ -395,6 +395,25 @@ impl App {
                 "Image {id} is already being imported."
             )));
         }
+        // The task is recorded once the import is under way (Glance makes it after the
+        // same checks); its outcome is the import's.
+        let task = match self.task_begin(ctx, id, body).await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = self
+                    .store
+                    .image_set_status(id, &[status::IMPORTING], status::UPLOADING, now())
+                    .await;
+                return Err(e);
+            }
+        };
+        let outcome = self.import_staged(id, staged).await;
+        self.task_end(task, &outcome).await;
+        outcome
+    }
+
+    /// Moves staged data of image `id` (in `importing`) into place and activates it.
+    async fn import_staged(&self, id: &str, staged: Stored) -> Result<()> {
         if let Err(e) = self.data.rename(&staged.location, id).await {
             self.discard(&staged.location).await;
             let _ = self

@@ -1,11 +1,14 @@
-//! The image service's logic: Glance's rules for images, their data, tags and members, and
+//! The image service's logic: Glance's rules for images, their data, tags and members,
+//! metadata definitions and tasks, and
 //! authorization through the policy engine. Handlers call one method here; this layer calls
 //! the SQL [`Store`] and the [`DataStore`].
 
 mod data;
 mod images;
 mod members;
+mod metadefs;
 pub mod query;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ use crate::store::Store;
 
 pub use data::{Download, Range};
 pub use images::{Change, Op};
+pub use metadefs::{NamespaceDetail, NamespaceListParams, NamespaceSpec, namespace_spec};
 pub use query::ListParams;
 
 /// The image application.

@@ -1,15 +1,18 @@
 //! The image store (SQL, not image data: that is [`crate::data`]): images with their tags
-//! and custom properties, and members. One file per resource, methods named
+//! and custom properties, members, metadata definitions and tasks. One file per resource, methods named
 //! `resource_verb`. Holds no HTTP types; returns [`crate::model`] structs and
 //! [`StoreError`]s the logic layer turns into API errors.
 
 mod images;
 mod members;
+mod metadefs;
 pub mod migrations;
+mod tasks;
 
 use oxstack_common::db::Db;
 
 pub use images::{ImageQuery, Usage};
+pub use metadefs::{MetadefKind, NamespaceQuery};
 pub use migrations::MIGRATIONS;
 
 /// What the store can fail with.

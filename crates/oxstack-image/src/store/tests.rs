@@ -265,3 +265,204 @@ async fn images_and_members_on_every_engine() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn metadefs_and_tasks_on_every_engine() {
+    use crate::model::{Association, MetadefObject, MetadefProperty, MetadefTag, Namespace, Task};
+    use serde_json::json;
+
+    for t in testing::engines().await {
+        let engine = t.engine();
+        let db = t.db().clone();
+        db.migrate("image", MIGRATIONS).await.expect("migrate");
+        let s = Store::new(db);
+        let ns = |id: &str, name: &str, owner: &str, visibility: &str, at: i64| Namespace {
+            id: id.into(),
+            namespace: name.into(),
+            display_name: None,
+            description: Some("d".into()),
+            visibility: visibility.into(),
+            protected: false,
+            owner: Some(owner.into()),
+            created_at: at,
+            updated_at: at,
+        };
+        s.namespace_create(&ns("n1", "one", "A", "public", 1))
+            .await
+            .expect("ns");
+        s.namespace_create(&ns("n2", "two", "B", "private", 2))
+            .await
+            .expect("ns");
+        assert!(
+            matches!(
+                s.namespace_create(&ns("n3", "one", "A", "public", 3)).await,
+                Err(StoreError::Duplicate)
+            ),
+            "{engine:?}"
+        );
+        let q = NamespaceQuery {
+            project_id: Some("A".into()),
+            sort_key: "created_at",
+            sort_desc: true,
+            ..Default::default()
+        };
+        let names = |v: Vec<Namespace>| v.into_iter().map(|n| n.namespace).collect::<Vec<_>>();
+        assert_eq!(
+            names(s.namespace_list(&q).await.expect("list")),
+            ["one"],
+            "{engine:?}"
+        );
+        let admin = NamespaceQuery {
+            admin: true,
+            ..q.clone()
+        };
+        assert_eq!(
+            names(s.namespace_list(&admin).await.expect("list")),
+            ["two", "one"]
+        );
+
+        // Seeded resource types, and one made by its first association.
+        let types = s.resource_type_list().await.expect("types");
+        assert_eq!(types.len(), 6, "{engine:?}");
+        assert_eq!(types[0].name, "OS::Glance::Image");
+        let assoc = |name: &str| Association {
+            namespace_id: "n1".into(),
+            name: name.into(),
+            prefix: Some("p_".into()),
+            properties_target: None,
+            created_at: 5,
+            updated_at: 5,
+        };
+        s.association_create(&assoc("OS::Glance::Image"))
+            .await
+            .expect("assoc");
+        s.association_create(&assoc("New::Type"))
+            .await
+            .expect("assoc new");
+        assert!(matches!(
+            s.association_create(&assoc("New::Type")).await,
+            Err(StoreError::Duplicate)
+        ));
+        assert_eq!(s.resource_type_list().await.expect("types").len(), 7);
+        let by_type = NamespaceQuery {
+            resource_types: Some(vec!["New::Type".into()]),
+            ..admin.clone()
+        };
+        assert_eq!(
+            names(s.namespace_list(&by_type).await.expect("list")),
+            ["one"]
+        );
+        assert!(s.association_delete("n1", "New::Type").await.expect("del"));
+        assert!(
+            !s.association_delete("n1", "New::Type")
+                .await
+                .expect("del again")
+        );
+
+        // Objects, properties and tags.
+        let obj = MetadefObject {
+            id: "o1".into(),
+            namespace_id: "n1".into(),
+            name: "obj".into(),
+            description: None,
+            required: Some(vec!["p".into()]),
+            properties: json!({"p": {"title": "P", "type": "string"}})
+                .as_object()
+                .cloned(),
+            created_at: 6,
+            updated_at: 6,
+        };
+        s.object_create(&obj).await.expect("object");
+        assert_eq!(
+            s.object_get("n1", "obj").await.expect("get"),
+            Some(obj.clone())
+        );
+        let prop = MetadefProperty {
+            id: "p1".into(),
+            namespace_id: "n1".into(),
+            name: "prop".into(),
+            schema: json!({"title": "T", "type": "integer"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            created_at: 7,
+            updated_at: 7,
+        };
+        s.property_create(&prop).await.expect("property");
+        assert_eq!(s.property_list("n1").await.expect("list"), [prop]);
+        let tag = |id: &str, name: &str| MetadefTag {
+            id: id.into(),
+            namespace_id: "n1".into(),
+            name: name.into(),
+            created_at: 8,
+            updated_at: 8,
+        };
+        s.tags_create("n1", &[tag("t1", "Alpha"), tag("t2", "beta")], true)
+            .await
+            .expect("tags");
+        assert!(
+            matches!(
+                s.tags_create("n1", &[tag("t3", "ALPHA")], false).await,
+                Err(StoreError::Duplicate)
+            ),
+            "{engine:?}"
+        );
+        assert_eq!(s.tag_list("n1").await.expect("tags").len(), 2);
+
+        // Renaming keeps the contents; deleting takes them along.
+        let mut one = s.namespace_get("one").await.expect("get").expect("exists");
+        one.namespace = "uno".into();
+        assert!(s.namespace_update(&one).await.expect("rename"));
+        assert!(s.object_get("n1", "obj").await.expect("get").is_some());
+        assert!(s.namespace_delete("n1").await.expect("delete"));
+        assert!(s.object_list("n1").await.expect("objects").is_empty());
+        assert!(s.tag_list("n1").await.expect("tags").is_empty());
+        assert!(s.association_list("n1").await.expect("assoc").is_empty());
+
+        // Tasks.
+        let task = Task {
+            id: "t1".into(),
+            kind: "api_image_import".into(),
+            status: "processing".into(),
+            owner: Some("A".into()),
+            image_id: Some("img".into()),
+            request_id: Some("req-1".into()),
+            user_id: Some("u".into()),
+            input: Some(json!({"image_id": "img"})),
+            result: None,
+            message: None,
+            expires_at: None,
+            created_at: 10,
+            updated_at: 10,
+        };
+        s.task_create(&task).await.expect("task");
+        let done = Task {
+            status: "success".into(),
+            result: Some(json!({"image_id": "img"})),
+            expires_at: Some(100),
+            updated_at: 11,
+            ..task.clone()
+        };
+        assert!(s.task_finish(&done).await.expect("finish"));
+        assert_eq!(s.task_get("t1").await.expect("get"), Some(done.clone()));
+        assert_eq!(
+            s.task_list(Some("img"), None, 50).await.expect("list"),
+            std::slice::from_ref(&done)
+        );
+        assert!(
+            s.task_list(None, Some("B"), 50)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        assert!(
+            s.task_list(Some("img"), None, 101)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        s.task_purge_expired(101).await.expect("purge");
+        assert_eq!(s.task_get("t1").await.expect("get"), None);
+        t.cleanup().await;
+    }
+}
