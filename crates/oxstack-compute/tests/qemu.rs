@@ -292,6 +292,13 @@ async fn a_real_guest_through_the_api() {
         "{:?}",
         r.body
     );
+    let cpu: Value = serde_json::from_str(
+        r.body["hypervisors"][0]["cpu_info"]
+            .as_str()
+            .unwrap_or("{}"),
+    )
+    .expect("cpu_info");
+    assert_eq!(cpu["accel"], "tcg", "{cpu}");
 
     let r = c
         .call(

@@ -83,6 +83,7 @@ pub async fn start(opts: AgentOptions) -> oxstack_common::Result<AgentHandle> {
             memory_mb: r.memory_mb,
             local_gb: r.disk_gb,
             service_id: service.id,
+            cpu_info: opts.driver.cpu_info().to_string(),
         })
         .await?;
     let agent = Arc::new(Agent { opts: opts.clone() });
