@@ -216,7 +216,7 @@ async fn cloud(guest: &Path, qemu: PathBuf) -> Cloud {
     let qemu_config = QemuConfig {
         binary: qemu,
         accel: "tcg".into(),
-        shutdown_timeout_secs: 3,
+        shutdown_timeout_secs: 10,
         ..Default::default()
     };
     let instances = dir.path().join("instances");
@@ -365,13 +365,19 @@ async fn a_real_guest_through_the_api() {
     c.wait(&id, "ACTIVE", Duration::from_secs(20)).await;
     assert_eq!(c.qmp_status(&id).await, "running");
 
-    // Stop (the guest ignores ACPI: forced after the timeout) and start: a new process.
+    // Stop (the guest powers off on ACPI) and start: a new process.
     assert_eq!(
         c.action(&id, json!({"os-stop": null})).await.status,
         StatusCode::ACCEPTED
     );
     c.wait(&id, "SHUTOFF", Duration::from_secs(30)).await;
     assert_eq!(c.pid(&id), None);
+    let out = c.console(&id, None).await;
+    assert!(
+        out.contains("reboot: Power down"),
+        "not a graceful stop:\n{out}"
+    );
+
     assert_eq!(
         c.action(&id, json!({"os-start": null})).await.status,
         StatusCode::ACCEPTED
