@@ -73,6 +73,16 @@ pub trait ImageClient: Send + Sync + std::fmt::Debug {
         name: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<ImageInfo, ClientError>;
+    /// The image's record (Glance's JSON: `disk_format`, `checksum`, `os_hash_value`, the
+    /// properties) and its data, for a hypervisor driver's image cache.
+    // TODO-performance: stream into the cache file instead of holding the image in memory.
+    async fn image_download(&self, token: &str, id: &str) -> Result<(Value, Bytes), ClientError> {
+        let _ = (token, id);
+        Err(ClientError::Protocol {
+            service: "image",
+            detail: "this image client cannot download image data".into(),
+        })
+    }
 }
 
 /// Amounts of resource classes (`VCPU`, `MEMORY_MB`, `DISK_GB`).
@@ -165,6 +175,18 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ClientError> {
+        let (status, bytes) = self.send_raw(method, path, headers, body).await?;
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, v))
+    }
+
+    async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let mut b = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -198,8 +220,7 @@ impl Http {
             .await
             .map_err(|e| unreachable(Box::new(e)))?
             .to_bytes();
-        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok((status, v))
+        Ok((status, bytes))
     }
 
     fn fail(&self, status: StatusCode, body: &Value) -> ClientError {
@@ -238,6 +259,33 @@ fn image_info(v: &Value) -> Option<ImageInfo> {
 
 #[async_trait]
 impl ImageClient for HttpImageClient {
+    async fn image_download(&self, token: &str, id: &str) -> Result<(Value, Bytes), ClientError> {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ClientError::Protocol {
+                service: "image",
+                detail: format!("bad image id {id:?}"),
+            });
+        }
+        let auth = [("x-auth-token", token)];
+        let (st, v) = self
+            .0
+            .send(Method::GET, &format!("/v2/images/{id}"), &auth, None)
+            .await?;
+        if st != StatusCode::OK {
+            return Err(self.0.fail(st, &v));
+        }
+        let (st, data) = self
+            .0
+            .send_raw(Method::GET, &format!("/v2/images/{id}/file"), &auth, None)
+            .await?;
+        if st != StatusCode::OK {
+            return Err(self
+                .0
+                .fail(st, &Value::String(String::from_utf8_lossy(&data).into())));
+        }
+        Ok((v, data))
+    }
+
     async fn image_get(&self, token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError> {
         if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Ok(None);
@@ -498,6 +546,8 @@ impl PlacementClient for HttpPlacementClient {
 #[derive(Debug, Default)]
 pub struct FakeImageClient {
     images: Mutex<HashMap<String, ImageInfo>>,
+    /// Image records and data for [`ImageClient::image_download`].
+    data: Mutex<HashMap<String, (Value, Bytes)>>,
 }
 
 impl FakeImageClient {
@@ -518,10 +568,40 @@ impl FakeImageClient {
                 },
             );
     }
+
+    /// Adds an active image with a record (`disk_format`, properties, ...) and data; the
+    /// record gets the data's md5 `checksum`.
+    pub fn add_with_data(&self, id: &str, name: &str, mut record: Value, data: Bytes) {
+        use md5::Digest;
+        self.add(id, name);
+        let sum: String = md5::Md5::digest(&data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        record["id"] = json!(id);
+        record["checksum"] = json!(sum);
+        self.data
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), (record, data));
+    }
 }
 
 #[async_trait]
 impl ImageClient for FakeImageClient {
+    async fn image_download(&self, _token: &str, id: &str) -> Result<(Value, Bytes), ClientError> {
+        self.data
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ClientError::Status {
+                service: "image",
+                status: 404,
+                body: format!("no image {id}"),
+            })
+    }
+
     async fn image_get(&self, _token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError> {
         Ok(self
             .images

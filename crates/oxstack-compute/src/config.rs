@@ -17,8 +17,14 @@ pub struct ComputeConfig {
     /// The name this node's compute agent registers as (`os-services` host, hypervisor
     /// hostname, RPC topic `compute.<host>`); default: the machine's host name.
     pub host: Option<String>,
-    /// The compute driver of this node's agent: `fake` (qemu comes later).
+    /// The compute driver of this node's agent: `fake` (instant, in memory) or `qemu` (a
+    /// qemu-system-x86_64 process per server; see `[compute.qemu]`).
     pub driver: String,
+    /// Seconds between the agent's power-state sync (Nova's `sync_power_state_interval`):
+    /// a guest that powered itself off is recorded SHUTOFF.
+    pub sync_power_state_interval_secs: u64,
+    /// The qemu driver's settings.
+    pub qemu: QemuConfig,
     /// The availability zone of compute hosts (Nova's `default_availability_zone`).
     pub default_availability_zone: String,
     /// How many times a failed build is tried on another host before the server goes to
@@ -37,6 +43,53 @@ pub struct ComputeConfig {
     pub quota: QuotaDefaults,
     /// An oslo.policy YAML file overriding individual default rules.
     pub policy_file: Option<PathBuf>,
+}
+
+/// `[compute.qemu]`: the qemu driver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QemuConfig {
+    /// The emulator to run.
+    pub binary: PathBuf,
+    /// qemu-img, for the per-server qcow2 overlays.
+    pub qemu_img: PathBuf,
+    /// Where instance directories (`<uuid>/`: overlay, console log, QMP socket, pid file)
+    /// and the image cache (`_base/`) live; default: `<data_dir>/instances`.
+    pub instances_path: Option<PathBuf>,
+    /// `auto` (KVM when /dev/kvm runs a probe guest, else TCG), `kvm` or `tcg`.
+    pub accel: String,
+    /// The machine type (`-machine`).
+    pub machine: String,
+    /// Seconds a guest gets to power off on ACPI before it is stopped by force (Nova's
+    /// `shutdown_timeout`).
+    pub shutdown_timeout_secs: u64,
+    /// Attach a config drive to every server, asked for or not (Nova's `force_config_drive`).
+    pub force_config_drive: bool,
+    /// The kernel command line of direct kernel boots when the image has no
+    /// `os_command_line` property.
+    pub default_kernel_cmdline: String,
+    /// Host resources to report instead of the machine's (0 = the machine's).
+    pub vcpus: u32,
+    pub memory_mb: u64,
+    pub disk_gb: u64,
+}
+
+impl Default for QemuConfig {
+    fn default() -> Self {
+        Self {
+            binary: "qemu-system-x86_64".into(),
+            qemu_img: "qemu-img".into(),
+            instances_path: None,
+            accel: "auto".into(),
+            machine: "q35".into(),
+            shutdown_timeout_secs: 60,
+            force_config_drive: false,
+            default_kernel_cmdline: "root=/dev/vda console=ttyS0".into(),
+            vcpus: 0,
+            memory_mb: 0,
+            disk_gb: 0,
+        }
+    }
 }
 
 /// Default quota limits, applied to projects without their own.
@@ -80,6 +133,8 @@ impl Default for ComputeConfig {
             image_url: "http://127.0.0.1:9292".into(),
             host: None,
             driver: "fake".into(),
+            sync_power_state_interval_secs: 60,
+            qemu: QemuConfig::default(),
             default_availability_zone: "nova".into(),
             build_retries: 3,
             keypair_generate_algorithm: "rsa".into(),
@@ -96,11 +151,20 @@ impl Default for ComputeConfig {
 impl ComputeConfig {
     /// Checks values serde cannot, naming the key.
     pub fn validate(&self) -> Result<(), String> {
-        if self.driver != "fake" {
+        if !matches!(self.driver.as_str(), "fake" | "qemu") {
             return Err(format!(
-                "key `compute.driver`: unknown driver {:?} (available: fake)",
+                "key `compute.driver`: unknown driver {:?} (available: fake, qemu)",
                 self.driver
             ));
+        }
+        if !matches!(self.qemu.accel.as_str(), "auto" | "kvm" | "tcg") {
+            return Err(format!(
+                "key `compute.qemu.accel`: must be auto, kvm or tcg, got {:?}",
+                self.qemu.accel
+            ));
+        }
+        if self.sync_power_state_interval_secs == 0 {
+            return Err("key `compute.sync_power_state_interval_secs`: must be positive".into());
         }
         if !matches!(self.keypair_generate_algorithm.as_str(), "rsa" | "ed25519") {
             return Err(format!(

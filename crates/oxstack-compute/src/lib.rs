@@ -100,18 +100,43 @@ impl Compute {
             placement: self.opts.placement.clone(),
             driver,
             report_interval: Duration::from_secs(self.opts.config.report_interval_secs),
+            sync_power_interval: Duration::from_secs(
+                self.opts.config.sync_power_state_interval_secs,
+            ),
             host_ip: "127.0.0.1".into(),
         })
         .await
     }
 
-    /// The driver `[compute] driver` names, sized from the configuration.
-    pub fn configured_driver(&self) -> Arc<dyn ComputeDriver> {
+    /// The driver `[compute] driver` names: the fake sized from the configuration, or the
+    /// qemu driver keeping its guests under `[compute.qemu] instances_path` (default
+    /// `<data_dir>/instances`) and fetching images with tokens from `tokens`. Blocking (the
+    /// qemu driver probes KVM).
+    pub fn configured_driver(
+        &self,
+        data_dir: &std::path::Path,
+        tokens: Arc<dyn clients::ServiceTokenSource>,
+    ) -> Result<Arc<dyn ComputeDriver>> {
         let c = &self.opts.config;
-        Arc::new(agent::FakeDriver::new(agent::HostResources {
+        if c.driver == "qemu" {
+            let instances_path = c
+                .qemu
+                .instances_path
+                .clone()
+                .unwrap_or_else(|| data_dir.join("instances"));
+            let d = agent::qemu::QemuDriver::new(agent::qemu::QemuOptions {
+                config: c.qemu.clone(),
+                instances_path,
+                image: self.opts.image.clone(),
+                tokens,
+            })
+            .map_err(|e| Error::internal("qemu driver", e))?;
+            return Ok(Arc::new(d));
+        }
+        Ok(Arc::new(agent::FakeDriver::new(agent::HostResources {
             vcpus: i64::from(c.fake_vcpus),
             memory_mb: c.fake_memory_mb as i64,
             disk_gb: c.fake_disk_gb as i64,
-        }))
+        })))
     }
 }

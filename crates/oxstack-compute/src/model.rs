@@ -180,6 +180,8 @@ pub struct ComputeNode {
     pub memory_mb: i64,
     pub local_gb: i64,
     pub service_id: i64,
+    /// The driver's `cpu_info` (JSON text; empty before migration 3).
+    pub cpu_info: String,
 }
 
 /// A server group.

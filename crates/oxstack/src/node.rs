@@ -374,14 +374,26 @@ async fn open_compute(
         ))),
         placement: Arc::new(HttpPlacementClient::new(
             &local_or(cfg, ServiceName::Placement, &cfg.compute.placement_url),
-            tokens,
+            tokens.clone(),
         )),
         public_url: cfg.public_url(ServiceName::Compute),
     })
     .await
     .map_err(fail)?;
+    // The qemu driver probes KVM by running a tiny guest: off the async runtime.
+    let (c, data_dir) = (compute.clone(), cfg.data_dir.clone());
+    let driver = tokio::task::spawn_blocking(move || c.configured_driver(&data_dir, tokens))
+        .await
+        .map_err(|e| CliError::failed("compute service cannot start", e.to_string()))?
+        .map_err(fail)?;
+    tracing::info!(
+        driver = %cfg.compute.driver,
+        hypervisor = driver.hypervisor_type(),
+        cpu_info = %driver.cpu_info(),
+        "compute driver"
+    );
     let agent = compute
-        .start_agent(&cfg.compute.host_name(), compute.configured_driver())
+        .start_agent(&cfg.compute.host_name(), driver)
         .await
         .map_err(fail)?;
     Ok((compute, agent))

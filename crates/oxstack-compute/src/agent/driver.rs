@@ -11,16 +11,40 @@ use async_trait::async_trait;
 use crate::states::power;
 
 /// What a driver needs to make a server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct InstanceSpec {
     pub uuid: String,
+    /// The hypervisor's name of the server (`instance-xxxxxxxx`).
     pub name: String,
+    /// The name the user gave it.
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub project_id: String,
     pub image_ref: String,
     pub vcpus: i64,
     pub memory_mb: i64,
     pub root_gb: i64,
+    #[serde(default)]
+    pub ephemeral_gb: i64,
+    /// Swap in MiB.
+    #[serde(default)]
+    pub swap_mb: i64,
     pub user_data: Option<String>,
     pub key_data: Option<String>,
+    #[serde(default)]
+    pub key_name: Option<String>,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub reservation_id: String,
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// The user asked for a config drive.
+    #[serde(default)]
+    pub config_drive: bool,
 }
 
 /// The resources of the host a driver runs.
@@ -43,6 +67,14 @@ pub trait ComputeDriver: Send + Sync + std::fmt::Debug {
     fn hypervisor_type(&self) -> &'static str;
     fn hypervisor_version(&self) -> i64;
     fn resources(&self) -> HostResources;
+    /// `cpu_info` in os-hypervisors (arch, model, vendor, topology, features; the qemu
+    /// driver adds `accel`: kvm or tcg).
+    fn cpu_info(&self) -> serde_json::Value {
+        serde_json::json!({
+            "arch": "x86_64", "model": "fake", "vendor": "oxstack", "features": [],
+            "topology": {"cores": 1, "threads": 1, "sockets": self.resources().vcpus},
+        })
+    }
     /// Creates and boots a server.
     async fn spawn(&self, spec: &InstanceSpec) -> Result<(), DriverError>;
     /// Destroys a server (no error when it does not exist).

@@ -4,6 +4,7 @@
 //! in the store, and on start-up finishes or rolls back what a crash interrupted.
 
 pub mod driver;
+pub mod qemu;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct AgentOptions {
     pub placement: Arc<dyn PlacementClient>,
     pub driver: Arc<dyn ComputeDriver>,
     pub report_interval: Duration,
+    /// Between power-state syncs (records corrected to what the hypervisor reports).
+    pub sync_power_interval: Duration,
     pub host_ip: String,
 }
 
@@ -80,6 +83,7 @@ pub async fn start(opts: AgentOptions) -> oxstack_common::Result<AgentHandle> {
             memory_mb: r.memory_mb,
             local_gb: r.disk_gb,
             service_id: service.id,
+            cpu_info: opts.driver.cpu_info().to_string(),
         })
         .await?;
     let agent = Arc::new(Agent { opts: opts.clone() });
@@ -114,11 +118,18 @@ pub async fn start(opts: AgentOptions) -> oxstack_common::Result<AgentHandle> {
             registered = registered || a.register_provider(&n).await;
         }
     });
+    let a = agent.clone();
+    let sync = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(a.opts.sync_power_interval).await;
+            a.sync_power_states().await;
+        }
+    });
     agent.heartbeat(service.id).await;
     Ok(AgentHandle {
         service,
         node,
-        tasks: vec![server, beat],
+        tasks: vec![server, beat, sync],
     })
 }
 
@@ -126,12 +137,22 @@ fn spec_of(i: &Instance, f: &FlavorSnapshot) -> InstanceSpec {
     InstanceSpec {
         uuid: i.uuid.clone(),
         name: i.instance_name(),
+        display_name: i.name.clone(),
+        hostname: i.hostname.clone(),
+        project_id: i.project_id.clone(),
         image_ref: i.image_ref.clone(),
         vcpus: f.vcpus,
         memory_mb: f.memory_mb,
         root_gb: f.root_gb,
+        ephemeral_gb: f.ephemeral_gb,
+        swap_mb: f.swap,
         user_data: i.user_data.clone(),
         key_data: i.key_data.clone(),
+        key_name: i.key_name.clone(),
+        availability_zone: i.availability_zone.clone(),
+        reservation_id: i.reservation_id.clone(),
+        metadata: i.metadata.clone(),
+        config_drive: !i.config_drive.is_empty(),
     }
 }
 
@@ -246,6 +267,52 @@ impl Agent {
             }
         }
         Ok(())
+    }
+
+    /// Nova's `_sync_power_states`: each idle server's recorded power state becomes what the
+    /// hypervisor reports; an ACTIVE server whose guest powered itself off becomes SHUTOFF.
+    /// Servers with a task in flight are left to their task.
+    async fn sync_power_states(&self) {
+        let Ok(instances) = self
+            .store()
+            .instance_list(&InstanceFilter {
+                host: Some(self.opts.host.clone()),
+                ..Default::default()
+            })
+            .await
+        else {
+            return;
+        };
+        for i in instances {
+            if i.task_state.is_some()
+                || !matches!(
+                    i.vm_state.as_str(),
+                    vm::ACTIVE | vm::STOPPED | vm::PAUSED | vm::SUSPENDED
+                )
+            {
+                continue;
+            }
+            let _guard = self.opts.coord.lock(&format!("instance-{}", i.uuid)).await;
+            let p = self.opts.driver.power_state(&i.uuid).await;
+            if p == i.power_state || p == power::NOSTATE {
+                continue;
+            }
+            // Re-read under the lock: a task may have started meanwhile.
+            match self.store().instance_get(&i.uuid, false).await {
+                Ok(Some(now)) if now.task_state.is_none() && now.power_state == i.power_state => {}
+                _ => continue,
+            }
+            tracing::info!(instance = %i.uuid, recorded = i.power_state, actual = p, "power state out of sync; recording the hypervisor's");
+            let mut u = InstanceUpdate {
+                power_state: Some(p),
+                expect_task_state: Some(vec![None]),
+                ..Default::default()
+            };
+            if i.vm_state == vm::ACTIVE && matches!(p, power::SHUTDOWN | power::CRASHED) {
+                u.vm_state = Some(vm::STOPPED.into());
+            }
+            let _ = self.store().instance_update(&i.uuid, &u).await;
+        }
     }
 
     async fn handle(&self, inc: Incoming) {

@@ -594,7 +594,10 @@ fn hyp_basic(h: &Hypervisor, mv: Version) -> Value {
 fn hyp_detail(h: &Hypervisor, mv: Version) -> Value {
     let used = |k: &str| h.usage.get(k).copied().unwrap_or(0);
     let mut v = hyp_basic(h, mv);
-    let cpu_info = json!({"arch": "x86_64", "model": "fake", "vendor": "oxstack", "features": [], "topology": {"cores": 1, "threads": 1, "sockets": h.node.vcpus}});
+    let cpu_info = serde_json::from_str::<Value>(&h.node.cpu_info)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({"arch": "x86_64", "model": "fake", "vendor": "oxstack", "features": [], "topology": {"cores": 1, "threads": 1, "sockets": h.node.vcpus}}));
     let extra = json!({
         "cpu_info": if mv.at_least(28) { cpu_info } else { json!(cpu_info.to_string()) },
         "current_workload": 0,

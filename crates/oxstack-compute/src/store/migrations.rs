@@ -3,10 +3,11 @@
 
 use oxstack_common::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial compute schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial compute schema",
+        sql: r#"
 CREATE TABLE compute_flavor (
     flavorid VARCHAR(255) NOT NULL PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
@@ -176,4 +177,13 @@ CREATE TABLE compute_server_group_member (
     PRIMARY KEY (group_uuid, instance_uuid)
 );
 "#,
-}];
+    },
+    // Version 2 is the compute branch's instance system metadata; the two are independent.
+    Migration {
+        version: 3,
+        name: "compute node cpu_info",
+        sql: r#"
+ALTER TABLE compute_node ADD cpu_info {longtext};
+"#,
+    },
+];

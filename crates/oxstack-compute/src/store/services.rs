@@ -9,7 +9,7 @@ use crate::model::{ComputeNode, Service};
 const SERVICE_COLUMNS: &str = "id, uuid, host, service_binary, topic, disabled, disabled_reason, forced_down, \
                                last_seen_up, created_at, updated_at";
 const NODE_COLUMNS: &str = "id, uuid, host, hypervisor_hostname, hypervisor_type, hypervisor_version, host_ip, \
-                            vcpus, memory_mb, local_gb, service_id";
+                            vcpus, memory_mb, local_gb, service_id, cpu_info";
 
 impl Store {
     fn service_from_row(r: &AnyRow) -> Result<Service> {
@@ -162,6 +162,9 @@ impl Store {
             memory_mb: r.try_get("memory_mb")?,
             local_gb: r.try_get("local_gb")?,
             service_id: r.try_get("service_id")?,
+            cpu_info: r
+                .try_get::<Option<String>, _>("cpu_info")?
+                .unwrap_or_default(),
         })
     }
 
@@ -182,7 +185,7 @@ impl Store {
             let old = Self::node_from_row(&row)?;
             self.db
                 .query("UPDATE compute_node SET vcpus = ?, memory_mb = ?, local_gb = ?, host_ip = ?, service_id = ?, \
-                        hypervisor_type = ?, hypervisor_version = ? WHERE id = ?")
+                        hypervisor_type = ?, hypervisor_version = ?, cpu_info = ? WHERE id = ?")
                 .bind(n.vcpus)
                 .bind(n.memory_mb)
                 .bind(n.local_gb)
@@ -190,6 +193,7 @@ impl Store {
                 .bind(n.service_id)
                 .bind(n.hypervisor_type.clone())
                 .bind(n.hypervisor_version)
+                .bind(n.cpu_info.clone())
                 .bind(old.id)
                 .execute(&mut *tx)
                 .await?;
@@ -207,7 +211,7 @@ impl Store {
             .await?;
         self.db
             .query(format!(
-                "INSERT INTO compute_node ({NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO compute_node ({NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             ))
             .bind(id)
             .bind(n.uuid.clone())
@@ -220,6 +224,7 @@ impl Store {
             .bind(n.memory_mb)
             .bind(n.local_gb)
             .bind(n.service_id)
+            .bind(n.cpu_info.clone())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
