@@ -183,6 +183,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/", get(resources))
         .route("/v2.0/extensions", get(extension_list))
         .route("/v2.0/extensions/{alias}", get(extension_show))
+        .route("/v2.0/agents", get(agent_list))
         .route("/v2.0/quotas", get(quota_list))
         .route(
             "/v2.0/quotas/{project}",
@@ -480,6 +481,12 @@ async fn remove_interface(
     Ok(ok(app
         .router_remove_interface(&c, &id, interface_body(&body)?)
         .await?))
+}
+
+/// `GET /v2.0/agents`: the noop data plane runs no agents.
+async fn agent_list(State(app): AppState, ctx: RequestContext) -> Result<Response> {
+    app.caller(&ctx)?;
+    Ok(ok(json!({"agents": []})))
 }
 
 async fn quota_list(State(app): AppState, ctx: RequestContext) -> Result<Response> {

@@ -378,9 +378,6 @@ impl App {
             t["network_project_id"] = json!(n.project_id);
             if kind == Kind::Subnet {
                 t["shared"] = n.body.get("shared").cloned().unwrap_or(json!(false));
-                if n.body.get("router:external") == Some(&json!(true)) {
-                    t["shared"] = json!(true);
-                }
             }
         }
         self.allowed(c, &format!("get_{}", kind_rule(kind)), &t)

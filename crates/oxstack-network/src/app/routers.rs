@@ -221,7 +221,10 @@ impl App {
         });
         let mut row = Store::new_row(new_id(), project, None, body);
         self.store.insert(Kind::Router, &row).await?;
-        if let Some(g) = m.get("external_gateway_info").filter(|g| !g.is_null()) {
+        if let Some(g) = m
+            .get("external_gateway_info")
+            .filter(|g| !g.is_null() && !g.as_object().is_some_and(|o| o.is_empty()))
+        {
             match self.gateway_set(c, &row, g).await {
                 Ok(info) => {
                     let mut body = row.body.clone();

@@ -158,9 +158,8 @@ impl App {
             let mut t = target_of(&r);
             if let Some(n) = nets.iter().find(|n| Some(&n.id) == r.parent_id.as_ref()) {
                 t["network_project_id"] = json!(n.project_id);
-                let shared = n.body.get("shared") == Some(&json!(true))
-                    || n.body.get("router:external") == Some(&json!(true));
-                t["shared"] = json!(shared);
+                // Subnets of external networks stay private to their owner, as in Neutron.
+                t["shared"] = json!(n.body.get("shared") == Some(&json!(true)));
             }
             if self.allowed(c, "get_subnet", &t) {
                 out.push(view(&r));
