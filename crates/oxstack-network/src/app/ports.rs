@@ -75,10 +75,11 @@ impl App {
             Some(v) => Ips::Requested(self.fixed_ip_requests(v, &network.id, &subnets)?),
         };
         let ranges: Vec<SubnetRanges> = subnets.iter().map(ranges_of).collect::<Result<_>>()?;
-        let requests = match ips {
+        let mut requests = match ips {
             Ips::Requested(r) => r,
             Ips::Default => default_requests(&subnets),
         };
+        mark_slaac(&mut requests, &subnets);
         let mac = match m.get("mac_address") {
             None | Some(Value::Null) => MacChoice::Generate,
             Some(v) => MacChoice::Given(valid_mac(v)?),
@@ -296,10 +297,11 @@ impl App {
             .store
             .list(Kind::Subnet, None, Some(&network_id))
             .await?;
-        let (new_ips, requests) = match m.get("fixed_ips") {
+        let (new_ips, mut requests) = match m.get("fixed_ips") {
             Some(v) => (true, self.fixed_ip_requests(v, &network_id, &subnets)?),
             None => (false, vec![]),
         };
+        mark_slaac(&mut requests, &subnets);
         let (new_mac, mac) = match m.get("mac_address") {
             Some(v) => {
                 let mac = valid_mac(v)?;
@@ -438,6 +440,7 @@ impl App {
             out.push(IpRequest {
                 subnet_id: subnet.id.clone(),
                 address: addr.map(|(_, a)| a),
+                eui64: false,
             });
         }
         Ok(out)
@@ -490,9 +493,26 @@ fn default_requests(subnets: &[Row]) -> Vec<IpRequest> {
         out.push(IpRequest {
             subnet_id: s.id.clone(),
             address: None,
+            eui64: false,
         });
     }
     out
+}
+
+/// Addresses on SLAAC and DHCPv6-stateless subnets come from the MAC (EUI-64), not the pool.
+fn mark_slaac(requests: &mut [IpRequest], subnets: &[Row]) {
+    for r in requests.iter_mut().filter(|r| r.address.is_none()) {
+        let auto = subnets
+            .iter()
+            .find(|s| s.id == r.subnet_id)
+            .is_some_and(|s| {
+                matches!(
+                    s.body.get("ipv6_address_mode").and_then(Value::as_str),
+                    Some("slaac" | "dhcpv6-stateless")
+                )
+            });
+        r.eui64 = auto;
+    }
 }
 
 fn valid_mac(v: &Value) -> Result<String> {

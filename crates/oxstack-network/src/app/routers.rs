@@ -46,6 +46,7 @@ impl App {
                     Some(s) => vec![IpRequest {
                         subnet_id: s.id.clone(),
                         address: None,
+                        eui64: false,
                     }],
                     None => vec![],
                 }
@@ -438,6 +439,7 @@ impl App {
                     Some(vec![IpRequest {
                         subnet_id: sid,
                         address: Some(gw),
+                        eui64: false,
                     }]),
                 )
                 .await?
@@ -666,6 +668,7 @@ impl App {
             vec![IpRequest {
                 subnet_id: first.id.clone(),
                 address: None,
+                eui64: false,
             }]
         } else {
             self.fixed_ip_requests(&json!([req]), &net.id, &subnets)?

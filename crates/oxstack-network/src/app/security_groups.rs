@@ -280,7 +280,8 @@ impl App {
         let gid_v = m.get("security_group_id").ok_or_else(|| {
             bad("Failed to parse request. Required attribute 'security_group_id' not specified")
         })?;
-        let gid = uuid_of(gid_v, "security_group_id")?;
+        let gid = uuid_of(gid_v, "security_group_id")
+            .map_err(|_| not_found(Kind::SecurityGroup, gid_v.as_str().unwrap_or_default()))?;
         let group = self.visible(c, Kind::SecurityGroup, &gid).await?;
         let project = owner(c, m)?;
         let project = if m.contains_key("project_id") || m.contains_key("tenant_id") {
@@ -393,7 +394,8 @@ impl App {
         let remote_group = match m.get("remote_group_id") {
             None | Some(Value::Null) => None,
             Some(v) => {
-                let id = uuid_of(v, "remote_group_id")?;
+                let id = uuid_of(v, "remote_group_id")
+                    .map_err(|_| not_found(Kind::SecurityGroup, v.as_str().unwrap_or_default()))?;
                 self.visible(c, Kind::SecurityGroup, &id).await?;
                 Some(id)
             }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use sqlx::Any;
 
 pub use migrations::MIGRATIONS;
-pub use ports::{IpRequest, MacChoice, PortWrite, SubnetRanges};
+pub use ports::{IpRequest, MacChoice, PortWrite, SubnetRanges, eui64};
 
 /// The resource kinds, each with its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,22 @@ pub enum MacChoice {
 pub struct IpRequest {
     pub subnet_id: String,
     pub address: Option<u128>,
+    /// An IPv6 SLAAC address: the subnet prefix with the EUI-64 of the port's MAC.
+    pub eui64: bool,
+}
+
+/// The EUI-64 interface identifier of a MAC address (the low 64 bits of a SLAAC address).
+pub fn eui64(mac: &str) -> Option<u128> {
+    let b: Vec<u8> = mac
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    if b.len() != 6 {
+        return None;
+    }
+    let id = [b[0] ^ 0x02, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]];
+    Some(id.iter().fold(0u128, |acc, x| (acc << 8) | *x as u128))
 }
 
 /// What IPAM needs of a subnet: its version and allocation pools.
@@ -99,6 +115,7 @@ async fn take_ips(
     tx: &mut Tx,
     port: &str,
     w: &PortWrite,
+    mac: &str,
     attempt: usize,
 ) -> Result<Got<Vec<Value>>> {
     let mut out = Vec::new();
@@ -106,7 +123,14 @@ async fn take_ips(
         let Some(s) = w.subnets.iter().find(|s| s.subnet_id == req.subnet_id) else {
             return Err(StoreError::NotFound);
         };
-        let addr = match req.address {
+        let wanted = match (req.address, req.eui64) {
+            (None, true) => {
+                let net = s.pools.first().map(|p| p.0).unwrap_or_default() & !(u64::MAX as u128);
+                eui64(mac).map(|id| net | id)
+            }
+            (a, _) => a,
+        };
+        let addr = match wanted {
             Some(a) => {
                 let text = ip::render(s.version, a);
                 let taken: Option<String> = db
@@ -207,7 +231,7 @@ impl Store {
                     Got::Ok(m) => m,
                     Got::Lost => return Ok(Attempt::Retry),
                 };
-                let ips = match take_ips(db, &mut tx, &w.row.id, w, attempt - 1).await? {
+                let ips = match take_ips(db, &mut tx, &w.row.id, w, &mac, attempt - 1).await? {
                     Got::Ok(v) => v,
                     Got::Lost => return Ok(Attempt::Retry),
                 };
@@ -256,7 +280,12 @@ impl Store {
                 }
                 if new_ips {
                     release(db, &mut tx, id, false).await?;
-                    match take_ips(db, &mut tx, id, w, attempt - 1).await? {
+                    let mac = body
+                        .get("mac_address")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    match take_ips(db, &mut tx, id, w, &mac, attempt - 1).await? {
                         Got::Ok(v) => {
                             if let Some(o) = body.as_object_mut() {
                                 o.insert("fixed_ips".into(), Value::Array(v));

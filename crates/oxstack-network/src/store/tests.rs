@@ -44,6 +44,7 @@ fn port(id: &str, subnet: &SubnetRanges, address: Option<u128>) -> PortWrite {
         ips: vec![IpRequest {
             subnet_id: subnet.subnet_id.clone(),
             address,
+            eui64: false,
         }],
         subnets: vec![subnet.clone()],
     }
@@ -134,6 +135,13 @@ async fn ipam_requested_exhausted_and_freed() {
         assert_eq!(s.ip_used("s1").await.expect("used"), 5);
         t.cleanup().await;
     }
+}
+
+#[test]
+fn eui64_of_a_mac() {
+    let id = eui64("fa:16:3e:12:34:56").expect("eui64");
+    let net = Cidr::parse("2001:db8::/64", true).expect("cidr").net;
+    assert_eq!(ip::render(6, net | id), "2001:db8::f816:3eff:fe12:3456");
 }
 
 #[tokio::test]
