@@ -413,3 +413,29 @@ async fn quotas_are_enforced() {
     let r = c.get("/v2.0/quotas/alice-project/details", MEMBER).await;
     assert_eq!(r.body["quota"]["network"]["used"], 1);
 }
+
+#[tokio::test]
+async fn deleting_an_external_network_takes_its_floating_ips() {
+    let c = cloud().await;
+    let ext = c
+        .post(
+            "/v2.0/networks",
+            ADMIN,
+            json!({"network": {"router:external": true}}),
+        )
+        .await;
+    let ext = ext.body["network"]["id"].as_str().expect("id").to_string();
+    c.post("/v2.0/subnets", ADMIN, json!({"subnet": {"network_id": ext, "ip_version": 4, "cidr": "198.51.100.0/24", "enable_dhcp": false}})).await;
+    let r = c
+        .post(
+            "/v2.0/floatingips",
+            ADMIN,
+            json!({"floatingip": {"floating_network_id": ext}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = c.delete(&format!("/v2.0/networks/{ext}"), ADMIN).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = c.get("/v2.0/floatingips", ADMIN).await;
+    assert!(r.body["floatingips"].as_array().expect("list").is_empty());
+}

@@ -326,6 +326,10 @@ impl App {
     pub async fn network_delete(&self, c: &Caller, id: &str) -> Result<()> {
         let row = self.visible(c, Kind::Network, id).await?;
         self.authorize(c, "delete_network", &target_of(&row))?;
+        // Floating IPs allocated on the network go with it.
+        for fip in self.store.list(Kind::FloatingIp, None, Some(id)).await? {
+            self.store.delete(Kind::FloatingIp, &fip.id).await?;
+        }
         let ports = self.store.list(Kind::Port, None, Some(id)).await?;
         let in_use = ports.iter().any(|p| {
             let owner = p
@@ -333,7 +337,7 @@ impl App {
                 .get("device_owner")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            owner != "network:dhcp"
+            owner != "network:dhcp" && owner != "network:floatingip"
         });
         if in_use {
             return Err(Error::conflict(format!(
