@@ -439,3 +439,39 @@ async fn deleting_an_external_network_takes_its_floating_ips() {
     let r = c.get("/v2.0/floatingips", ADMIN).await;
     assert!(r.body["floatingips"].as_array().expect("list").is_empty());
 }
+
+#[tokio::test]
+async fn subnets_take_prefixes_from_subnet_pools() {
+    let c = cloud().await;
+    let r = c
+        .post("/v2.0/subnetpools", MEMBER, json!({"subnetpool": {"name": "p", "prefixes": ["10.10.0.0/16"], "default_prefixlen": 24}}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let pool = r.body["subnetpool"]["id"].as_str().expect("id").to_string();
+    let net = c
+        .post("/v2.0/networks", MEMBER, json!({"network": {}}))
+        .await
+        .body["network"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut cidrs = vec![];
+    for _ in 0..2 {
+        let r = c
+            .post(
+                "/v2.0/subnets",
+                MEMBER,
+                json!({"subnet": {"network_id": net, "ip_version": 4, "subnetpool_id": pool}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        cidrs.push(r.body["subnet"]["cidr"].as_str().expect("cidr").to_string());
+    }
+    assert_eq!(cidrs, vec!["10.10.0.0/24", "10.10.1.0/24"]);
+    assert_eq!(
+        c.delete(&format!("/v2.0/subnetpools/{pool}"), MEMBER)
+            .await
+            .error_type(),
+        "SubnetPoolInUse"
+    );
+}

@@ -151,6 +151,7 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
 const COLLECTIONS: &[(&str, &str, Kind)] = &[
     ("networks", "network", Kind::Network),
     ("subnets", "subnet", Kind::Subnet),
+    ("subnetpools", "subnetpool", Kind::SubnetPool),
     ("ports", "port", Kind::Port),
     ("routers", "router", Kind::Router),
     ("floatingips", "floatingip", Kind::FloatingIp),

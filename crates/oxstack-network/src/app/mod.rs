@@ -8,6 +8,7 @@ mod ports;
 mod quotas;
 mod routers;
 mod security_groups;
+mod subnetpools;
 mod subnets;
 
 use std::sync::Arc;
@@ -461,7 +462,7 @@ impl App {
             Kind::FloatingIp => self.floatingip_create(c, m).await,
             Kind::SecurityGroup => self.security_group_create(c, m).await,
             Kind::SecurityGroupRule => self.security_group_rule_create(c, m).await,
-            Kind::SubnetPool => Err(Error::not_found("The resource could not be found.")),
+            Kind::SubnetPool => self.subnetpool_create(c, m).await,
         }
     }
 
@@ -474,7 +475,7 @@ impl App {
             Kind::FloatingIp => self.floatingip_get(c, id).await,
             Kind::SecurityGroup => self.security_group_get(c, id).await,
             Kind::SecurityGroupRule => self.security_group_rule_get(c, id).await,
-            Kind::SubnetPool => Err(not_found(kind, id)),
+            Kind::SubnetPool => self.subnetpool_get(c, id).await,
         }
     }
 
@@ -487,7 +488,7 @@ impl App {
             Kind::FloatingIp => self.floatingip_list(c).await,
             Kind::SecurityGroup => self.security_group_list(c).await,
             Kind::SecurityGroupRule => self.security_group_rule_list(c).await,
-            Kind::SubnetPool => Ok(vec![]),
+            Kind::SubnetPool => self.subnetpool_list(c).await,
         }
     }
 
@@ -506,7 +507,8 @@ impl App {
             Kind::Router => self.router_update(c, id, m, expect).await,
             Kind::FloatingIp => self.floatingip_update(c, id, m, expect).await,
             Kind::SecurityGroup => self.security_group_update(c, id, m, expect).await,
-            Kind::SecurityGroupRule | Kind::SubnetPool => Err(Error::new(
+            Kind::SubnetPool => self.subnetpool_update(c, id, m, expect).await,
+            Kind::SecurityGroupRule => Err(Error::new(
                 oxstack_common::error::ErrorKind::MethodNotAllowed,
                 "The method is not allowed for the requested URL.",
             )),
@@ -522,7 +524,7 @@ impl App {
             Kind::FloatingIp => self.floatingip_delete(c, id).await,
             Kind::SecurityGroup => self.security_group_delete(c, id).await,
             Kind::SecurityGroupRule => self.security_group_rule_delete(c, id).await,
-            Kind::SubnetPool => Err(not_found(kind, id)),
+            Kind::SubnetPool => self.subnetpool_delete(c, id).await,
         }
     }
 }

@@ -76,16 +76,40 @@ impl App {
                 ));
             }
         };
-        let cidr_text = m.get("cidr").and_then(Value::as_str).ok_or_else(|| {
-            bad("Failed to parse request. Required attribute 'cidr' not specified")
-        })?;
-        let cidr = Cidr::parse(cidr_text, false)
-            .filter(|c| cidr_text.contains('/') || c.prefix == ip::bits(c.version))
-            .ok_or_else(|| {
-                bad(format!(
-                    "Invalid input for cidr. Reason: '{cidr_text}' is not a valid IP subnet."
-                ))
-            })?;
+        let given = match m.get("cidr").and_then(Value::as_str) {
+            Some(text) => Some(
+                Cidr::parse(text, false)
+                    .filter(|x| text.contains('/') || x.prefix == ip::bits(x.version))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "Invalid input for cidr. Reason: '{text}' is not a valid IP subnet."
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let (pool_id, cidr) = match (m.get("subnetpool_id").filter(|p| !p.is_null()), given) {
+            (Some(p), wanted) => {
+                let len = match m.get("prefixlen") {
+                    Some(v) => Some(
+                        v.as_i64()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                            .ok_or_else(|| bad("Invalid input for prefixlen."))?,
+                    ),
+                    None => None,
+                };
+                let (pool, got) = self.subnetpool_allocate(c, p, wanted, len).await?;
+                (Some(pool.id), got)
+            }
+            (None, Some(x)) => (None, x),
+            (None, None) => {
+                return Err(bad(
+                    "Bad subnets request: a cidr must be specified in the absence of a subnet pool",
+                ));
+            }
+        };
+        let cidr_text = cidr.to_string_canonical();
+        let cidr_text = cidr_text.as_str();
         if cidr.version != version {
             return Err(invalid(format!(
                 "Cidr {cidr_text} does not match ip_version {version}"
@@ -136,7 +160,7 @@ impl App {
             "enable_dhcp": boolean(m, "enable_dhcp", true)?,
             "ipv6_ra_mode": ra,
             "ipv6_address_mode": am,
-            "subnetpool_id": Value::Null,
+            "subnetpool_id": pool_id,
             "segment_id": Value::Null,
             "service_types": m.get("service_types").cloned().unwrap_or(json!([])),
             "tags": m.get("tags").cloned().unwrap_or(json!([])),
