@@ -68,6 +68,7 @@ impl TokenValidator for FakeTokens {
 
 pub struct TestCloud {
     pub router: axum::Router,
+    pub network: Network,
     db: Option<TestDb>,
 }
 
@@ -103,6 +104,7 @@ pub async fn cloud_on(t: TestDb) -> TestCloud {
     let router = stack.wrap("network", ErrorStyle::Neutron, network.router());
     TestCloud {
         router,
+        network,
         db: Some(t),
     }
 }
