@@ -475,3 +475,47 @@ async fn subnets_take_prefixes_from_subnet_pools() {
         "SubnetPoolInUse"
     );
 }
+
+#[tokio::test]
+async fn slaac_addresses_come_from_the_mac_and_leave_with_the_subnet() {
+    let c = cloud().await;
+    let net = c
+        .post("/v2.0/networks", MEMBER, json!({"network": {}}))
+        .await
+        .body["network"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let r = c
+        .post("/v2.0/subnets", MEMBER, json!({"subnet": {"network_id": net, "ip_version": 6, "cidr": "2001:db8::/64", "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let sub = r.body["subnet"]["id"].as_str().expect("id").to_string();
+    let r = c
+        .post(
+            "/v2.0/ports",
+            MEMBER,
+            json!({"port": {"network_id": net, "mac_address": "fa:16:3e:12:34:56"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(
+        r.body["port"]["fixed_ips"][0]["ip_address"],
+        "2001:db8::f816:3eff:fe12:3456"
+    );
+    let port = r.body["port"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        c.delete(&format!("/v2.0/subnets/{sub}"), MEMBER)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let r = c.get(&format!("/v2.0/ports/{port}"), MEMBER).await;
+    assert_eq!(r.body["port"]["fixed_ips"], json!([]));
+    assert_eq!(
+        c.delete(&format!("/v2.0/networks/{net}"), MEMBER)
+            .await
+            .error_type(),
+        "NetworkInUse"
+    );
+}

@@ -8,7 +8,7 @@ use super::{
     App, Caller, bad, boolean, invalid, merge, new_id, only_keys, owner, string, target_of, view,
 };
 use crate::ip::{self, Cidr};
-use crate::store::{Kind, Row, Store, SubnetRanges};
+use crate::store::{IpRequest, Kind, MacChoice, PortWrite, Row, Store, SubnetRanges};
 
 const CREATE_KEYS: &[&str] = &[
     "name",
@@ -258,6 +258,13 @@ impl App {
     pub async fn subnet_delete(&self, c: &Caller, id: &str) -> Result<()> {
         let row = self.visible(c, Kind::Subnet, id).await?;
         self.authorize(c, "delete_subnet", &self.subnet_target(&row).await?)?;
+        // Addresses of SLAAC and DHCPv6-stateless subnets are automatic: they leave the
+        // ports with the subnet instead of keeping it in use.
+        let slaac = matches!(
+            row.body.get("ipv6_address_mode").and_then(Value::as_str),
+            Some("slaac" | "dhcpv6-stateless")
+        );
+        let mut strip = Vec::new();
         let mut auto = Vec::new();
         for p in self.store.ports_on_subnet(id).await? {
             let Some(port) = self.store.get(Kind::Port, &p).await? else {
@@ -270,6 +277,8 @@ impl App {
                 .unwrap_or("");
             if owner == "network:dhcp" {
                 auto.push(port.id);
+            } else if slaac && owner != "network:router_interface" {
+                strip.push(port);
             } else {
                 return Err(Error::conflict(format!(
                     "Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."
@@ -279,6 +288,35 @@ impl App {
         }
         for p in auto {
             self.store.port_delete(&p).await?;
+        }
+        let subnets = match row.parent_id.as_deref() {
+            Some(net) => self.store.list(Kind::Subnet, None, Some(net)).await?,
+            None => vec![],
+        };
+        for port in strip {
+            let keep: Vec<IpRequest> = port.body["fixed_ips"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter(|f| f["subnet_id"] != json!(id))
+                .filter_map(|f| {
+                    Some(IpRequest {
+                        subnet_id: f["subnet_id"].as_str()?.to_string(),
+                        address: ip::parse_ip(f["ip_address"].as_str()?).map(|(_, a)| a),
+                        eui64: false,
+                    })
+                })
+                .collect();
+            let w = PortWrite {
+                row: port.clone(),
+                mac: MacChoice::Generate,
+                ips: keep,
+                subnets: subnets.iter().map(ranges_of).collect::<Result<_>>()?,
+            };
+            self.store
+                .port_update(&port.id, &w, true, false, None)
+                .await?;
         }
         if !self.store.delete(Kind::Subnet, id).await? {
             return Err(super::not_found(Kind::Subnet, id));
