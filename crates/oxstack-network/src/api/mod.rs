@@ -185,6 +185,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v2.0/extensions", get(extension_list))
         .route("/v2.0/extensions/{alias}", get(extension_show))
         .route("/v2.0/agents", get(agent_list))
+        .route("/v2.0/service-providers", get(service_provider_list))
         .route("/v2.0/quotas", get(quota_list))
         .route(
             "/v2.0/quotas/{project}",
@@ -488,6 +489,12 @@ async fn remove_interface(
 async fn agent_list(State(app): AppState, ctx: RequestContext) -> Result<Response> {
     app.caller(&ctx)?;
     Ok(ok(json!({"agents": []})))
+}
+
+/// `GET /v2.0/service-providers`: no advanced services (LBaaS, VPNaaS) are provided.
+async fn service_provider_list(State(app): AppState, ctx: RequestContext) -> Result<Response> {
+    app.caller(&ctx)?;
+    Ok(ok(json!({"service_providers": []})))
 }
 
 async fn quota_list(State(app): AppState, ctx: RequestContext) -> Result<Response> {
