@@ -519,3 +519,94 @@ async fn slaac_addresses_come_from_the_mac_and_leave_with_the_subnet() {
         "NetworkInUse"
     );
 }
+
+#[tokio::test]
+async fn another_project_sees_none_of_a_projects_resources() {
+    let c = cloud().await;
+    let id = |r: &Resp, k: &str| r.body[k]["id"].as_str().expect("id").to_string();
+    let net = id(
+        &c.post("/v2.0/networks", MEMBER, json!({"network": {}}))
+            .await,
+        "network",
+    );
+    let sub = id(
+        &c.post(
+            "/v2.0/subnets",
+            MEMBER,
+            json!({"subnet": {"network_id": net, "ip_version": 4, "cidr": "10.9.0.0/24"}}),
+        )
+        .await,
+        "subnet",
+    );
+    let port = id(
+        &c.post("/v2.0/ports", MEMBER, json!({"port": {"network_id": net}}))
+            .await,
+        "port",
+    );
+    let router = id(
+        &c.post("/v2.0/routers", MEMBER, json!({"router": {}})).await,
+        "router",
+    );
+    let sg = id(
+        &c.post(
+            "/v2.0/security-groups",
+            MEMBER,
+            json!({"security_group": {"name": "g"}}),
+        )
+        .await,
+        "security_group",
+    );
+    let pool = id(
+        &c.post(
+            "/v2.0/subnetpools",
+            MEMBER,
+            json!({"subnetpool": {"name": "p", "prefixes": ["10.50.0.0/16"]}}),
+        )
+        .await,
+        "subnetpool",
+    );
+    for (coll, member, rid) in [
+        ("networks", "network", &net),
+        ("subnets", "subnet", &sub),
+        ("ports", "port", &port),
+        ("routers", "router", &router),
+        ("security-groups", "security_group", &sg),
+        ("subnetpools", "subnetpool", &pool),
+    ] {
+        let path = format!("/v2.0/{coll}/{rid}");
+        assert_eq!(
+            c.get(&path, OTHER).await.status,
+            StatusCode::NOT_FOUND,
+            "GET {path}"
+        );
+        let r = c.put(&path, OTHER, json!({ member: {"name": "x"} })).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "PUT {path}");
+        assert_eq!(
+            c.delete(&path, OTHER).await.status,
+            StatusCode::NOT_FOUND,
+            "DELETE {path}"
+        );
+        let list = c.get(&format!("/v2.0/{coll}"), OTHER).await;
+        let key = coll.replace('-', "_");
+        assert!(
+            !list.body[&key]
+                .as_array()
+                .expect("list")
+                .iter()
+                .any(|x| x["id"] == json!(rid)),
+            "listed {path}"
+        );
+    }
+    let r = c
+        .put(
+            &format!("/v2.0/routers/{router}/add_router_interface"),
+            OTHER,
+            json!({"subnet_id": sub}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c
+        .post("/v2.0/ports", OTHER, json!({"port": {"network_id": net}}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
