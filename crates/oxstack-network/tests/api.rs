@@ -26,6 +26,10 @@ async fn discovery_and_extensions() {
         "external-net",
         "quotas",
         "binding",
+        "subnet_allocation",
+        "service-type",
+        "tag",
+        "ip-substring-filtering",
     ] {
         assert!(aliases.contains(&a), "{a}");
     }
@@ -112,6 +116,10 @@ async fn network_subnet_port_lifecycle_and_ipam_errors() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_type(), "IpAddressGenerationFailure");
     // Filters, fields and pagination.
+    let r = c
+        .get("/v2.0/ports?fixed_ips=ip_address_substr%3D0.0.3", ADMIN)
+        .await;
+    assert_eq!(r.body["ports"].as_array().expect("ports").len(), 1);
     let r = c
         .get(
             &format!("/v2.0/ports?network_id={net}&fields=id&limit=2"),

@@ -220,6 +220,13 @@ fn matches(item: &Value, key: &str, wanted: &[&str]) -> bool {
             let Some((k, v)) = w.split_once('=') else {
                 return true;
             };
+            if k == "ip_address_substr" {
+                return ips.iter().any(|f| {
+                    f.get("ip_address")
+                        .and_then(Value::as_str)
+                        .is_some_and(|a| a.contains(v))
+                });
+            }
             ips.iter()
                 .any(|f| f.get(k).and_then(Value::as_str) == Some(v))
         });

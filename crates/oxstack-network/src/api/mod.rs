@@ -145,6 +145,22 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Stateful security group",
         "Extension adding possibility of using stateful security groups.",
     ),
+    (
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+    ),
+    (
+        "service-type",
+        "Neutron Service Type Management",
+        "API for retrieving service providers for Neutron advanced services",
+    ),
+    (
+        "subnet_allocation",
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+    ),
+    ("tag", "Tag support", "Enables to set tag on resources."),
 ];
 
 /// The collections, as they appear in URLs and bodies: `(collection, member, kind)`.
