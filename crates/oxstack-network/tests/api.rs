@@ -30,6 +30,7 @@ async fn discovery_and_extensions() {
         "service-type",
         "tag",
         "ip-substring-filtering",
+        "dvr",
     ] {
         assert!(aliases.contains(&a), "{a}");
     }
@@ -617,4 +618,36 @@ async fn another_project_sees_none_of_a_projects_resources() {
         .post("/v2.0/ports", OTHER, json!({"port": {"network_id": net}}))
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_admins_make_routers_distributed_and_only_when_down() {
+    let c = cloud().await;
+    let r = c
+        .post(
+            "/v2.0/routers",
+            MEMBER,
+            json!({"router": {"distributed": true}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = c
+        .post(
+            "/v2.0/routers",
+            ADMIN,
+            json!({"router": {"distributed": false}}),
+        )
+        .await;
+    let id = r.body["router"]["id"].as_str().expect("id").to_string();
+    let path = format!("/v2.0/routers/{id}");
+    let r = c
+        .put(&path, ADMIN, json!({"router": {"distributed": true}}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    c.put(&path, ADMIN, json!({"router": {"admin_state_up": false}}))
+        .await;
+    let r = c
+        .put(&path, ADMIN, json!({"router": {"distributed": true}}))
+        .await;
+    assert_eq!(r.body["router"]["distributed"], true, "{:?}", r.body);
 }

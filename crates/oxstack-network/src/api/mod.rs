@@ -161,6 +161,11 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Enables allocation of subnets from a subnet pool",
     ),
     ("tag", "Tag support", "Enables to set tag on resources."),
+    (
+        "dvr",
+        "Distributed Virtual Router",
+        "Enables configuration of Distributed Virtual Routers.",
+    ),
 ];
 
 /// The collections, as they appear in URLs and bodies: `(collection, member, kind)`.

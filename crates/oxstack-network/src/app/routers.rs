@@ -287,6 +287,24 @@ impl App {
         if m.contains_key("admin_state_up") {
             body["admin_state_up"] = json!(boolean(m, "admin_state_up", true)?);
         }
+        for k in ["distributed", "ha"] {
+            if !m.contains_key(k) {
+                continue;
+            }
+            if !c.is_admin {
+                return Err(Error::forbidden(format!(
+                    "Policy doesn't allow update_router:{k} to be performed."
+                )));
+            }
+            let v = boolean(m, k, false)?;
+            if body.get(k) != Some(&json!(v)) && body.get("admin_state_up") != Some(&json!(false)) {
+                return Err(bad(format!(
+                    "Bad router request: Cannot change the {k} attribute of an active router. Please set router admin_state_up to False prior to upgrade."
+                ))
+                .with_type("BadRequest"));
+            }
+            body[k] = json!(v);
+        }
         if let Some(routes) = m.get("routes") {
             body["routes"] = json!(self.validate_routes(id, routes).await?);
         }
