@@ -6,6 +6,7 @@ use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, Serve
 use oxstack_compute::ComputeConfig;
 use oxstack_identity::IdentityConfig;
 use oxstack_image::ImageConfig;
+use oxstack_network::NetworkConfig;
 use oxstack_placement::PlacementConfig;
 use serde::Deserialize;
 
@@ -17,6 +18,7 @@ pub enum ServiceName {
     Image,
     Placement,
     Compute,
+    Network,
 }
 
 impl ServiceName {
@@ -25,6 +27,7 @@ impl ServiceName {
         ServiceName::Image,
         ServiceName::Placement,
         ServiceName::Compute,
+        ServiceName::Network,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl ServiceName {
             ServiceName::Image => "image",
             ServiceName::Placement => "placement",
             ServiceName::Compute => "compute",
+            ServiceName::Network => "network",
         }
     }
 }
@@ -52,6 +56,7 @@ pub struct Config {
     pub image: ImageConfig,
     pub placement: PlacementConfig,
     pub compute: ComputeConfig,
+    pub network: NetworkConfig,
 }
 
 impl Default for Config {
@@ -66,6 +71,7 @@ impl Default for Config {
             image: ImageConfig::default(),
             placement: PlacementConfig::default(),
             compute: ComputeConfig::default(),
+            network: NetworkConfig::default(),
         }
     }
 }
@@ -98,6 +104,7 @@ impl Config {
             ServiceName::Image => self.image.port,
             ServiceName::Placement => self.placement.port,
             ServiceName::Compute => self.compute.port,
+            ServiceName::Network => self.network.port,
         }
     }
 

@@ -17,6 +17,7 @@ use oxstack_compute::clients::{HttpImageClient, HttpPlacementClient, PasswordTok
 use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use oxstack_image::{Image, ImageOptions};
+use oxstack_network::Network;
 use oxstack_placement::Placement;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -62,6 +63,7 @@ const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
     ("image", oxstack_image::MIGRATIONS),
     (oxstack_placement::SERVICE, oxstack_placement::MIGRATIONS),
     ("compute", oxstack_compute::MIGRATIONS),
+    (oxstack_network::SERVICE, oxstack_network::MIGRATIONS),
 ];
 
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
@@ -135,6 +137,11 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "compute".into(),
                 name: "nova".into(),
                 url: format!("{}/v2.1", cfg.public_url(ServiceName::Compute)),
+            },
+            ServiceName::Network => CatalogEntry {
+                service_type: "network".into(),
+                name: "neutron".into(),
+                url: cfg.public_url(ServiceName::Network),
             },
         })
         .collect()
@@ -278,10 +285,20 @@ async fn start(
         } else {
             None
         };
-        Ok::<_, CliError>((db, identity, image, placement, compute))
+        let network = if services.contains(&ServiceName::Network) {
+            Some(Network::open(&cfg.network, db.clone()).map_err(|e| {
+                CliError::failed(
+                    "network service cannot start",
+                    oxstack_common::http::error_chain(&e),
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok::<_, CliError>((db, identity, image, placement, compute, network))
     }
     .await;
-    let (db, identity, image, placement, compute) = match result {
+    let (db, identity, image, placement, compute, network) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -313,6 +330,10 @@ async fn start(
                 },
                 ServiceName::Compute => match &compute {
                     Some((c, _)) => stack.wrap("compute", ErrorStyle::Nova, c.router()),
+                    None => axum::Router::new(),
+                },
+                ServiceName::Network => match &network {
+                    Some(n) => stack.wrap("network", ErrorStyle::Neutron, n.router()),
                     None => axum::Router::new(),
                 },
             };
