@@ -6,6 +6,7 @@ use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, Serve
 use oxstack_compute::ComputeConfig;
 use oxstack_identity::IdentityConfig;
 use oxstack_image::ImageConfig;
+use oxstack_objectstore::ObjectStoreConfig;
 use oxstack_placement::PlacementConfig;
 use serde::Deserialize;
 
@@ -17,6 +18,9 @@ pub enum ServiceName {
     Image,
     Placement,
     Compute,
+    #[serde(rename = "objectstore")]
+    #[value(name = "objectstore")]
+    ObjectStore,
 }
 
 impl ServiceName {
@@ -25,6 +29,7 @@ impl ServiceName {
         ServiceName::Image,
         ServiceName::Placement,
         ServiceName::Compute,
+        ServiceName::ObjectStore,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +38,7 @@ impl ServiceName {
             ServiceName::Image => "image",
             ServiceName::Placement => "placement",
             ServiceName::Compute => "compute",
+            ServiceName::ObjectStore => "objectstore",
         }
     }
 }
@@ -52,6 +58,7 @@ pub struct Config {
     pub image: ImageConfig,
     pub placement: PlacementConfig,
     pub compute: ComputeConfig,
+    pub objectstore: ObjectStoreConfig,
 }
 
 impl Default for Config {
@@ -66,6 +73,7 @@ impl Default for Config {
             image: ImageConfig::default(),
             placement: PlacementConfig::default(),
             compute: ComputeConfig::default(),
+            objectstore: ObjectStoreConfig::default(),
         }
     }
 }
@@ -80,6 +88,7 @@ impl Config {
         cfg.identity.validate().map_err(ConfigError)?;
         cfg.image.validate().map_err(ConfigError)?;
         cfg.compute.validate().map_err(ConfigError)?;
+        cfg.objectstore.validate().map_err(ConfigError)?;
         if cfg.services.is_empty() {
             return Err(ConfigError(
                 "key `services`: at least one service must be enabled".into(),
@@ -98,6 +107,7 @@ impl Config {
             ServiceName::Image => self.image.port,
             ServiceName::Placement => self.placement.port,
             ServiceName::Compute => self.compute.port,
+            ServiceName::ObjectStore => self.objectstore.port,
         }
     }
 
@@ -115,6 +125,10 @@ impl Config {
 
     pub fn image_store_dir(&self) -> PathBuf {
         self.image.store_dir_for(&self.data_dir)
+    }
+
+    pub fn object_data_dir(&self) -> PathBuf {
+        self.objectstore.data_dir_for(&self.data_dir)
     }
 
     pub fn credential_key_dir(&self) -> PathBuf {

@@ -17,6 +17,7 @@ use oxstack_compute::clients::{HttpImageClient, HttpPlacementClient, PasswordTok
 use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use oxstack_image::{Image, ImageOptions};
+use oxstack_objectstore::{ObjectStore, ObjectStoreOptions};
 use oxstack_placement::Placement;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -62,6 +63,10 @@ const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
     ("image", oxstack_image::MIGRATIONS),
     (oxstack_placement::SERVICE, oxstack_placement::MIGRATIONS),
     ("compute", oxstack_compute::MIGRATIONS),
+    (
+        oxstack_objectstore::SERVICE,
+        oxstack_objectstore::MIGRATIONS,
+    ),
 ];
 
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
@@ -135,6 +140,14 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "compute".into(),
                 name: "nova".into(),
                 url: format!("{}/v2.1", cfg.public_url(ServiceName::Compute)),
+            },
+            ServiceName::ObjectStore => CatalogEntry {
+                service_type: "object-store".into(),
+                name: "swift".into(),
+                url: format!(
+                    "{}/v1/AUTH_%(project_id)s",
+                    cfg.public_url(ServiceName::ObjectStore)
+                ),
             },
         })
         .collect()
@@ -278,10 +291,28 @@ async fn start(
         } else {
             None
         };
-        Ok::<_, CliError>((db, identity, image, placement, compute))
+        let objectstore = if services.contains(&ServiceName::ObjectStore) {
+            Some(
+                ObjectStore::open(ObjectStoreOptions {
+                    config: cfg.objectstore.clone(),
+                    data_dir: cfg.object_data_dir(),
+                    db: db.clone(),
+                })
+                .await
+                .map_err(|e| {
+                    CliError::failed(
+                        "object storage service cannot start",
+                        oxstack_common::http::error_chain(&e),
+                    )
+                })?,
+            )
+        } else {
+            None
+        };
+        Ok::<_, CliError>((db, identity, image, placement, compute, objectstore))
     }
     .await;
-    let (db, identity, image, placement, compute) = match result {
+    let (db, identity, image, placement, compute, objectstore) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -313,6 +344,10 @@ async fn start(
                 },
                 ServiceName::Compute => match &compute {
                     Some((c, _)) => stack.wrap("compute", ErrorStyle::Nova, c.router()),
+                    None => axum::Router::new(),
+                },
+                ServiceName::ObjectStore => match &objectstore {
+                    Some(o) => stack.wrap("objectstore", ErrorStyle::PlainText, o.router()),
                     None => axum::Router::new(),
                 },
             };
