@@ -206,12 +206,18 @@ fn apply_meta(app: &App, meta: &mut Meta, h: &HeaderMap, kind: &str, sys: &[&str
                 return Err(bad("Metadata name cannot be empty"));
             }
             if name.len() > app.config.max_meta_name_length {
-                return Err(bad("Metadata name too long"));
+                return Err(Error::bad_request(format!(
+                    "Metadata name too long; max {}",
+                    app.config.max_meta_name_length
+                )));
             }
             if v.len() > app.config.max_meta_value_length {
-                return Err(bad("Metadata value too long"));
+                return Err(Error::bad_request(format!(
+                    "Metadata value longer than {}",
+                    app.config.max_meta_value_length
+                )));
             }
-            if v.is_empty() {
+            if v.is_empty() && kind != "object" {
                 meta.remove(k);
             } else {
                 meta.insert(k.to_string(), v.to_string());
@@ -235,14 +241,20 @@ fn apply_meta(app: &App, meta: &mut Meta, h: &HeaderMap, kind: &str, sys: &[&str
         .filter(|(k, _)| k.starts_with(&prefix))
         .collect();
     if user.len() > app.config.max_meta_count {
-        return Err(bad("Too many metadata items"));
+        return Err(Error::bad_request(format!(
+            "Too many metadata items; max {}",
+            app.config.max_meta_count
+        )));
     }
     let size: usize = user
         .iter()
         .map(|(k, v)| k.len() - prefix.len() + v.len())
         .sum();
     if size > app.config.max_meta_overall_size {
-        return Err(bad("Total metadata too large"));
+        return Err(Error::bad_request(format!(
+            "Total metadata too large; max {}",
+            app.config.max_meta_overall_size
+        )));
     }
     Ok(())
 }
@@ -319,6 +331,19 @@ fn listing_response(
     xml: String,
     head: bool,
 ) -> Response {
+    if head {
+        // Swift answers HEAD on accounts and containers with 204 and no body.
+        let ct = match fmt {
+            Format::Json => "application/json; charset=utf-8",
+            Format::Xml => "application/xml; charset=utf-8",
+            Format::Plain => "text/plain; charset=utf-8",
+        };
+        let mut r = empty(StatusCode::NO_CONTENT, headers);
+        if let Ok(v) = HeaderValue::from_str(ct) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        return r;
+    }
     let (ct, body) = match fmt {
         Format::Plain if plain.is_empty() => {
             let mut r = empty(StatusCode::NO_CONTENT, headers);
@@ -364,7 +389,7 @@ async fn account(
     let method = req.method().clone();
     let q = query_map(req.uri().query());
     let h = req.headers().clone();
-    if method == Method::POST && q.contains_key("bulk-delete") {
+    if (method == Method::POST || method == Method::DELETE) && q.contains_key("bulk-delete") {
         return bulk_delete(app, ctx, account, req).await;
     }
     app.authorize(&ctx, &account, Op::Owner, None)?;
@@ -452,7 +477,10 @@ async fn account(
             let mut acct = app.store.account_ensure(&account, now).await?;
             let touches_quota = h.keys().any(|k| {
                 let k = k.as_str();
-                k == "x-account-meta-quota-bytes" || k == "x-remove-account-meta-quota-bytes"
+                k.starts_with("x-account-meta-quota-")
+                    || k.starts_with("x-remove-account-meta-quota-")
+                    || k.starts_with("x-account-quota-")
+                    || k.starts_with("x-remove-account-quota-")
             });
             if touches_quota && !app.may_set_quota(&ctx) {
                 return Err(Error::forbidden("Forbidden"));
@@ -463,7 +491,13 @@ async fn account(
             {
                 return Err(bad("Invalid quota"));
             }
-            apply_meta(&app, &mut acct.meta, &h, "account", &[])?;
+            apply_meta(
+                &app,
+                &mut acct.meta,
+                &h,
+                "account",
+                &["x-account-quota-count", "x-account-quota-bytes"],
+            )?;
             app.store
                 .account_meta_set(&account, &acct.meta, now)
                 .await?;
@@ -492,7 +526,13 @@ const CONTAINER_SYS: &[&str] = &[
 ];
 
 fn check_container_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 256 || name.contains('/') {
+    if name.len() > 256 {
+        return Err(Error::bad_request(format!(
+            "Container name length of {} longer than 256",
+            name.len()
+        )));
+    }
+    if name.is_empty() || name.contains('/') {
         return Err(bad("Invalid container name"));
     }
     Ok(())
@@ -991,7 +1031,10 @@ async fn object_inner(
     let (parts, body) = req.into_parts();
     let h = parts.headers;
     if oname.len() > 1024 {
-        return Err(bad("Object name length exceeds the limit"));
+        return Err(Error::bad_request(format!(
+            "Object name length of {} longer than 1024",
+            oname.len()
+        )));
     }
     let c = app.store.container_get(&account, &cname).await?;
     let temp = tempurl_valid(
@@ -1186,14 +1229,26 @@ async fn store_object(
             limit = limit.min((qb - s.bytes).max(0) as u64);
         }
     }
-    if let Some(qb) = app
+    let acct_meta = app
         .store
         .account_get(account)
         .await?
-        .and_then(|a| quota_of(&a.meta, "x-account-meta-quota-bytes"))
-    {
+        .map(|a| a.meta)
+        .unwrap_or_default();
+    let aq_bytes = quota_of(&acct_meta, "x-account-meta-quota-bytes");
+    let aq_count = quota_of(&acct_meta, "x-account-meta-quota-count")
+        .or_else(|| quota_of(&acct_meta, "x-account-quota-count"));
+    if aq_bytes.is_some() || aq_count.is_some() {
         let (_, s) = app.store.account_stats(account, now).await?;
-        limit = limit.min((qb - s.bytes).max(0) as u64);
+        if let Some(qc) = aq_count
+            && existing.is_none()
+            && s.count + 1 > qc
+        {
+            return Err(too_large());
+        }
+        if let Some(qb) = aq_bytes {
+            limit = limit.min((qb - s.bytes).max(0) as u64);
+        }
     }
     if len.is_some_and(|l| l > limit) {
         return Err(too_large());
@@ -1360,7 +1415,7 @@ async fn copy_object(
     let (o, _) = store_object(app, da, dc, dobj, new, body, Some(total), None).await?;
     let copied = format!(
         "{}/{}",
-        percent_encoding::utf8_percent_encode(sc, percent_encoding::NON_ALPHANUMERIC),
+        percent_encoding::utf8_percent_encode(sc, PATH),
         percent_encoding::utf8_percent_encode(so, PATH)
     );
     let mut hs = vec![
@@ -1375,6 +1430,7 @@ async fn copy_object(
     if sa != da {
         hs.push(("x-copied-from-account".into(), sa.to_string()));
     }
+    hs.extend(meta_headers(&o.meta));
     Ok(empty(StatusCode::CREATED, hs))
 }
 
