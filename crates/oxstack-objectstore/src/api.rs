@@ -177,6 +177,7 @@ async fn info(State(app): AppState) -> Response {
         },
         "dlo": {"max_get_time": 86400},
         "bulk_delete": {"max_deletes_per_request": 10000, "max_failed_deletes": 1000},
+        "bulk_upload": {"max_containers_per_extraction": 10000, "max_failed_extractions": 1000},
         "account_quotas": {},
         "container_quotas": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
@@ -391,6 +392,12 @@ async fn account(
     let h = req.headers().clone();
     if (method == Method::POST || method == Method::DELETE) && q.contains_key("bulk-delete") {
         return bulk_delete(app, ctx, account, req).await;
+    }
+    if method == Method::PUT
+        && let Some(fmt) = q.get("extract-archive")
+    {
+        let fmt = fmt.clone();
+        return extract_archive(app, ctx, account, &fmt, req).await;
     }
     app.authorize(&ctx, &account, Op::Owner, None)?;
     let now = now_us();
@@ -955,6 +962,27 @@ async fn tempurl_valid(
             },
             b,
         )
+    };
+    // A prefix-based signature covers every object under `temp_url_prefix`.
+    let prefixed;
+    let path = match q.get("temp_url_prefix") {
+        Some(prefix) => {
+            let mut it = path.splitn(5, '/');
+            let (_, v1, acct, cont, obj) = (it.next(), it.next(), it.next(), it.next(), it.next());
+            let obj =
+                percent_encoding::percent_decode_str(obj.unwrap_or_default()).decode_utf8_lossy();
+            if !obj.starts_with(prefix.as_str()) {
+                return Err(Error::unauthorized("Unauthorized"));
+            }
+            prefixed = format!(
+                "prefix:/{}/{}/{}/{prefix}",
+                v1.unwrap_or_default(),
+                acct.unwrap_or_default(),
+                cont.unwrap_or_default()
+            );
+            prefixed.as_str()
+        }
+        None => path,
     };
     let methods: &[&str] = if *method == Method::HEAD {
         &["HEAD", "GET", "PUT"]
@@ -1882,4 +1910,122 @@ async fn bulk_delete(
         }
     }
     Ok(bulk_result(&h, deleted, missing, errors))
+}
+
+/// One regular file of a tar archive: its path and bytes.
+fn tar_entries(data: &[u8]) -> Result<Vec<(String, Bytes)>> {
+    let field = |b: &[u8]| {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    };
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    let mut long_name: Option<String> = None;
+    while pos + 512 <= data.len() {
+        let h = &data[pos..pos + 512];
+        if h.iter().all(|&b| b == 0) {
+            break;
+        }
+        let size_s = field(&h[124..136]);
+        let size = usize::from_str_radix(size_s.trim(), 8)
+            .map_err(|_| bad("Invalid Tar File: bad size"))?;
+        let kind = h[156];
+        let mut name = field(&h[0..100]);
+        if &h[257..262] == b"ustar" {
+            let prefix = field(&h[345..500]);
+            if !prefix.is_empty() {
+                name = format!("{prefix}/{name}");
+            }
+        }
+        let start = pos + 512;
+        let end = start
+            .checked_add(size)
+            .filter(|e| *e <= data.len())
+            .ok_or_else(|| bad("Invalid Tar File: truncated"))?;
+        match kind {
+            b'L' => long_name = Some(field(&data[start..end])),
+            b'0' | 0 => {
+                let name = long_name.take().unwrap_or(name);
+                out.push((name, Bytes::copy_from_slice(&data[start..end])));
+            }
+            _ => long_name = None,
+        }
+        pos = start + size.div_ceil(512) * 512;
+    }
+    Ok(out)
+}
+
+/// `PUT /v1/{account}?extract-archive=tar`: each file `container/object` of the archive
+/// becomes an object (containers are created as needed).
+async fn extract_archive(
+    app: Arc<App>,
+    ctx: RequestContext,
+    account: String,
+    fmt: &str,
+    req: Request,
+) -> Result<Response> {
+    app.authorize(&ctx, &account, Op::Owner, None)?;
+    if fmt != "tar" {
+        return Err(bad("Unsupported archive format"));
+    }
+    let h = req.headers().clone();
+    let stream = Box::pin(
+        req.into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other),
+    );
+    let raw = read_body(stream, 1 << 30).await?;
+    let (mut created, mut errors) = (0usize, Vec::new());
+    for (path, bytes) in tar_entries(&raw)? {
+        let path = path.trim_start_matches("./").trim_start_matches('/');
+        let Some((cn, on)) = path.split_once('/') else {
+            continue;
+        };
+        if on.is_empty() || check_container_name(cn).is_err() {
+            errors.push((path.to_string(), "400 Bad Request".to_string()));
+            continue;
+        }
+        let now = now_us();
+        let c = match app.store.container_get(&account, cn).await? {
+            Some(c) => c,
+            None => {
+                let c = Container {
+                    account: account.clone(),
+                    name: cn.to_string(),
+                    created_at: now,
+                    updated_at: now,
+                    meta: Meta::new(),
+                };
+                app.store.container_create(&c).await?;
+                c
+            }
+        };
+        let new = new_object(&app, &HeaderMap::new(), on, None, now)?;
+        let len = bytes.len() as u64;
+        match store_object(&app, &account, &c, on, new, once(bytes), Some(len), None).await {
+            Ok(_) => created += 1,
+            Err(e) => errors.push((path.to_string(), format!("{} {}", e.status(), e.message))),
+        }
+    }
+    let status = if errors.is_empty() {
+        "201 Created"
+    } else {
+        "400 Bad Request"
+    };
+    let json_out = hdr(&h, "accept").is_some_and(|a| a.contains("json"));
+    let (ct, body) = if json_out {
+        ("application/json", json!({"Number Files Created": created, "Response Status": status, "Response Body": "", "Errors": errors.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>()}).to_string())
+    } else {
+        (
+            "text/plain",
+            format!(
+                "Number Files Created: {created}\nResponse Body: \nResponse Status: {status}\nErrors:\n{}",
+                errors
+                    .iter()
+                    .map(|(a, b)| format!("{a}, {b}\n"))
+                    .collect::<String>()
+            ),
+        )
+    };
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], body).into_response())
 }
