@@ -50,7 +50,30 @@ impl ObjectStore {
             .await
             .map_err(|e| Error::internal("object data", e))?
             .map_err(|e| Error::internal("object data directory", e))?;
-        Ok(Self::with_data_store(opts, Arc::new(data)))
+        let os = Self::with_data_store(opts, Arc::new(data));
+        os.spawn_expirer(std::time::Duration::from_secs(60));
+        Ok(os)
+    }
+
+    /// Runs the expirer every `period` until the service is dropped: objects past their
+    /// `X-Delete-At` are already invisible; this removes their rows and data.
+    fn spawn_expirer(&self, period: std::time::Duration) {
+        let weak = Arc::downgrade(&self.app);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(app) = weak.upgrade() else { break };
+                match app.expire_once().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired objects removed"),
+                    Err(e) => {
+                        tracing::warn!(error = %oxstack_common::http::error_chain(&e), "object expirer failed")
+                    }
+                }
+            }
+        });
     }
 
     /// Like [`open`](Self::open) with a given data store (tests use the fake).

@@ -489,3 +489,68 @@ async fn quotas_large_objects_and_versions() {
         404
     );
 }
+
+/// A one-file ustar archive entry.
+fn tar_file(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 512];
+    h[..name.len()].copy_from_slice(name.as_bytes());
+    h[100..108].copy_from_slice(b"0000644\0");
+    let size = format!("{:011o}\0", data.len());
+    h[124..136].copy_from_slice(size.as_bytes());
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let mut out = h;
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+#[tokio::test]
+async fn archives_extract_and_bulk_delete() {
+    let c = cloud().await;
+    let mut tar = tar_file("arch/one.txt", b"first");
+    tar.extend(tar_file("arch/dir/two", b"second"));
+    tar.extend(vec![0u8; 1024]);
+    let r = c
+        .call(
+            "PUT",
+            &format!("{ACCT}?extract-archive=tar"),
+            Some(A),
+            &[("accept", "application/json")],
+            &tar,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("\"Number Files Created\": 2")
+            || r.text().contains("\"Number Files Created\":2"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        c.call("GET", &format!("{ACCT}/arch/dir/two"), Some(A), &[], b"")
+            .await
+            .text(),
+        "second"
+    );
+    let r = c
+        .call(
+            "POST",
+            &format!("{ACCT}?bulk-delete"),
+            Some(A),
+            &[("accept", "application/json")],
+            b"arch/one.txt\narch/dir/two\narch\n",
+        )
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(v["Number Deleted"], 3, "{v}");
+    assert_eq!(
+        c.call("HEAD", &format!("{ACCT}/arch"), Some(A), &[], b"")
+            .await
+            .status,
+        404
+    );
+}
