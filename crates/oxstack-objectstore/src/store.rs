@@ -4,6 +4,14 @@
 //!
 //! Container and account statistics are aggregates over the object rows, so they are right
 //! under any interleaving of PUTs and DELETEs.
+//!
+//! TODO-correctness: listings order by the column's collation. SQLite compares bytes as
+//! Swift does; on MariaDB (case-insensitive default collations, which also make `A` and
+//! `a` the same container name) and PostgreSQL (locale order) the names need a binary
+//! collation (`utf8mb4_bin` / `COLLATE "C"`), which the portable migration syntax cannot
+//! say yet. Object identity is unaffected (rows are keyed by a digest of the full path).
+//! TODO-performance: statistics are computed per request; keep running counters when
+//! listings of large accounts get slow.
 
 use std::collections::BTreeMap;
 
