@@ -178,6 +178,7 @@ async fn info(State(app): AppState) -> Response {
         "dlo": {"max_get_time": 86400},
         "bulk_delete": {"max_deletes_per_request": 10000, "max_failed_deletes": 1000},
         "bulk_upload": {"max_containers_per_extraction": 10000, "max_failed_extractions": 1000},
+        "formpost": {},
         "account_quotas": {},
         "container_quotas": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
@@ -1065,6 +1066,12 @@ async fn object_inner(
         )));
     }
     let c = app.store.container_get(&account, &cname).await?;
+    if method == Method::POST
+        && hdr(&h, "content-type").is_some_and(|t| t.starts_with("multipart/form-data"))
+    {
+        let c = c.ok_or_else(not_found)?;
+        return form_post(&app, &account, &c, &oname, &path, &h, body).await;
+    }
     let temp = tempurl_valid(
         &app,
         &account,
@@ -2028,4 +2035,158 @@ async fn extract_archive(
         )
     };
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], body).into_response())
+}
+
+/// The parts of a `multipart/form-data` body: (field name, file name, bytes).
+fn form_parts(body: &[u8], boundary: &str) -> Vec<(String, Option<String>, Bytes)> {
+    let delim = format!("--{boundary}");
+    let d = delim.as_bytes();
+    let mut out = Vec::new();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + d.len() <= body.len() {
+        if &body[i..i + d.len()] == d {
+            starts.push(i);
+            i += d.len();
+        } else {
+            i += 1;
+        }
+    }
+    for w in starts.windows(2) {
+        let part = &body[w[0] + d.len()..w[1]];
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = part.windows(4).position(|x| x == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]).into_owned();
+        let data = Bytes::copy_from_slice(&part[split + 4..]);
+        let disp = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
+            .unwrap_or_default();
+        let attr = |key: &str| {
+            disp.split(';').map(str::trim).find_map(|kv| {
+                kv.strip_prefix(&format!("{key}="))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        };
+        if let Some(name) = attr("name") {
+            out.push((name, attr("filename"), data));
+        }
+    }
+    out
+}
+
+/// Swift's form POST: an HTML form signed with the account's temp URL key uploads files
+/// under the object prefix named by the URL.
+async fn form_post(
+    app: &Arc<App>,
+    account: &str,
+    c: &Container,
+    prefix: &str,
+    path: &str,
+    h: &HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let ct = hdr(h, "content-type").unwrap_or_default();
+    let boundary = ct
+        .split(';')
+        .map(str::trim)
+        .find_map(|kv| kv.strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"').to_string())
+        .ok_or_else(|| bad("FormPost: invalid starting boundary"))?;
+    let stream = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
+    let raw = read_body(stream, app.config.max_file_size.min(1 << 30) as usize).await?;
+    let parts = form_parts(&raw, &boundary);
+    let field = |n: &str| {
+        parts
+            .iter()
+            .find(|(k, f, _)| k == n && f.is_none())
+            .map(|(_, _, v)| String::from_utf8_lossy(v).trim().to_string())
+            .unwrap_or_default()
+    };
+    let (redirect, max_size, max_count, expires, sig) = (
+        field("redirect"),
+        field("max_file_size"),
+        field("max_file_count"),
+        field("expires"),
+        field("signature"),
+    );
+    let exp: i64 = expires
+        .parse()
+        .map_err(|_| Error::unauthorized("FormPost: expired"))?;
+    if exp < now_us() / 1_000_000 {
+        return Err(Error::unauthorized("FormPost: Form Expired"));
+    }
+    let acct = app.store.account_get(account).await?.unwrap_or_default();
+    let keys: Vec<&String> = [
+        "x-account-meta-temp-url-key",
+        "x-account-meta-temp-url-key-2",
+    ]
+    .iter()
+    .filter_map(|k| acct.meta.get(*k))
+    .chain(
+        [
+            "x-container-meta-temp-url-key",
+            "x-container-meta-temp-url-key-2",
+        ]
+        .iter()
+        .filter_map(|k| c.meta.get(*k)),
+    )
+    .collect();
+    let msg = format!("{path}\n{redirect}\n{max_size}\n{max_count}\n{expires}");
+    let valid = keys.iter().any(|k| {
+        <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(k.as_bytes()).is_ok_and(|mut m| {
+            m.update(msg.as_bytes());
+            hex::encode(m.finalize().into_bytes()) == sig
+        })
+    });
+    if !valid {
+        return Err(Error::unauthorized("FormPost: Invalid Signature"));
+    }
+    let max_size: u64 = max_size.parse().unwrap_or(0);
+    let max_count: usize = max_count.parse().unwrap_or(0);
+    let mut stored = 0usize;
+    for (_, filename, data) in parts
+        .iter()
+        .filter(|(_, f, _)| f.as_deref().is_some_and(|f| !f.is_empty()))
+    {
+        if stored >= max_count {
+            return Err(bad("FormPost: max_file_count exceeded"));
+        }
+        if data.len() as u64 > max_size {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                "FormPost: max_file_size exceeded",
+            ));
+        }
+        let name = format!("{prefix}{}", filename.as_deref().unwrap_or_default());
+        let new = new_object(app, &HeaderMap::new(), &name, None, now_us())?;
+        let len = data.len() as u64;
+        store_object(
+            app,
+            account,
+            c,
+            &name,
+            new,
+            once(data.clone()),
+            Some(len),
+            None,
+        )
+        .await?;
+        stored += 1;
+    }
+    if !redirect.is_empty() {
+        let sep = if redirect.contains('?') { '&' } else { '?' };
+        let loc = format!("{redirect}{sep}status=201&message=");
+        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, loc)], "").into_response());
+    }
+    Ok((
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
+        "201 Created\n",
+    )
+        .into_response())
 }
