@@ -2148,10 +2148,10 @@ async fn form_post(
     }
     let max_size: u64 = max_size.parse().unwrap_or(0);
     let max_count: usize = max_count.parse().unwrap_or(0);
-    let mut stored = 0usize;
-    for (_, filename, data) in parts
+    for (stored, (_, filename, data)) in parts
         .iter()
         .filter(|(_, f, _)| f.as_deref().is_some_and(|f| !f.is_empty()))
+        .enumerate()
     {
         if stored >= max_count {
             return Err(bad("FormPost: max_file_count exceeded"));
@@ -2176,7 +2176,6 @@ async fn form_post(
             None,
         )
         .await?;
-        stored += 1;
     }
     if !redirect.is_empty() {
         let sep = if redirect.contains('?') { '&' } else { '?' };
