@@ -179,6 +179,7 @@ async fn info(State(app): AppState) -> Response {
         "bulk_delete": {"max_deletes_per_request": 10000, "max_failed_deletes": 1000},
         "bulk_upload": {"max_containers_per_extraction": 10000, "max_failed_extractions": 1000},
         "formpost": {},
+        "staticweb": {},
         "account_quotas": {},
         "container_quotas": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
@@ -595,6 +596,11 @@ async fn container(
         }
         Method::HEAD | Method::GET => {
             let c = existing.ok_or_else(not_found)?;
+            if let Some(r) =
+                static_web(&app, &ctx, &account, &c, &h, method == Method::HEAD).await?
+            {
+                return Ok(r);
+            }
             app.authorize(&ctx, &account, Op::List, Some(&c.meta))?;
             let stats = app.store.container_stats(&account, &cname, now).await?;
             let mut headers = vec![
@@ -2188,4 +2194,76 @@ async fn form_post(
         "201 Created\n",
     )
         .into_response())
+}
+
+/// Swift's staticweb for anonymous callers (or `X-Web-Mode: true`) of a public container:
+/// `X-Container-Meta-Web-Index` serves that object, `X-Container-Meta-Web-Listings` an
+/// HTML listing (styled by `...-Web-Listings-CSS`). `None` when it does not apply.
+async fn static_web(
+    app: &Arc<App>,
+    ctx: &RequestContext,
+    account: &str,
+    c: &Container,
+    h: &HeaderMap,
+    head: bool,
+) -> Result<Option<Response>> {
+    let web_mode =
+        ctx.auth.is_none() || hdr(h, "x-web-mode").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let public = crate::acl::Acl::parse(c.meta.get("x-container-read").map(String::as_str)).public;
+    if !web_mode || !public {
+        return Ok(None);
+    }
+    if let Some(index) = c.meta.get("x-container-meta-web-index")
+        && let Some(o) = app.object_live(account, &c.name, index).await?
+    {
+        return Ok(Some(object_get(app, &o, h, &BTreeMap::new(), head).await?));
+    }
+    let listings = c
+        .meta
+        .get("x-container-meta-web-listings")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1"));
+    if !listings {
+        return Ok(None);
+    }
+    let q = ListQuery {
+        limit: app.config.container_listing_limit,
+        ..Default::default()
+    };
+    let objects = app
+        .store
+        .object_list(account, &c.name, &q, now_us())
+        .await?;
+    let css = c
+        .meta
+        .get("x-container-meta-web-listings-css")
+        .map(|href| {
+            format!(
+                "  <link rel=\"stylesheet\" type=\"text/css\" href=\"{}\" />\n",
+                xml_escape(href)
+            )
+        })
+        .unwrap_or_default();
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html>\n <head>\n  <title>Listing of /{0}/</title>\n{css} </head>\n <body>\n  <h1>Listing of /{0}/</h1>\n  <table>\n",
+        xml_escape(&c.name)
+    );
+    for o in objects {
+        html.push_str(&format!(
+            "   <tr><td class=\"colname\"><a href=\"{0}\">{0}</a></td><td class=\"colsize\">{1}</td><td class=\"coldate\">{2}</td></tr>\n",
+            xml_escape(&o.name), o.size, iso_date(o.created_at)
+        ));
+    }
+    html.push_str("  </table>\n </body>\n</html>\n");
+    let len = html.len();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/html; charset=UTF-8")
+        .header(header::CONTENT_LENGTH, len.to_string())
+        .body(if head {
+            Body::empty()
+        } else {
+            Body::from(html)
+        })
+        .map(Some)
+        .map_err(|e| Error::internal("response", e))
 }
