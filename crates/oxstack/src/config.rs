@@ -7,6 +7,7 @@ use oxstack_compute::ComputeConfig;
 use oxstack_identity::IdentityConfig;
 use oxstack_image::ImageConfig;
 use oxstack_network::NetworkConfig;
+use oxstack_objectstore::ObjectStoreConfig;
 use oxstack_placement::PlacementConfig;
 use serde::Deserialize;
 
@@ -19,6 +20,9 @@ pub enum ServiceName {
     Placement,
     Compute,
     Network,
+    #[serde(rename = "objectstore")]
+    #[value(name = "objectstore")]
+    ObjectStore,
 }
 
 impl ServiceName {
@@ -28,6 +32,7 @@ impl ServiceName {
         ServiceName::Placement,
         ServiceName::Compute,
         ServiceName::Network,
+        ServiceName::ObjectStore,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +42,7 @@ impl ServiceName {
             ServiceName::Placement => "placement",
             ServiceName::Compute => "compute",
             ServiceName::Network => "network",
+            ServiceName::ObjectStore => "objectstore",
         }
     }
 }
@@ -57,6 +63,7 @@ pub struct Config {
     pub placement: PlacementConfig,
     pub compute: ComputeConfig,
     pub network: NetworkConfig,
+    pub objectstore: ObjectStoreConfig,
 }
 
 impl Default for Config {
@@ -72,6 +79,7 @@ impl Default for Config {
             placement: PlacementConfig::default(),
             compute: ComputeConfig::default(),
             network: NetworkConfig::default(),
+            objectstore: ObjectStoreConfig::default(),
         }
     }
 }
@@ -86,6 +94,7 @@ impl Config {
         cfg.identity.validate().map_err(ConfigError)?;
         cfg.image.validate().map_err(ConfigError)?;
         cfg.compute.validate().map_err(ConfigError)?;
+        cfg.objectstore.validate().map_err(ConfigError)?;
         if cfg.services.is_empty() {
             return Err(ConfigError(
                 "key `services`: at least one service must be enabled".into(),
@@ -105,6 +114,7 @@ impl Config {
             ServiceName::Placement => self.placement.port,
             ServiceName::Compute => self.compute.port,
             ServiceName::Network => self.network.port,
+            ServiceName::ObjectStore => self.objectstore.port,
         }
     }
 
@@ -122,6 +132,10 @@ impl Config {
 
     pub fn image_store_dir(&self) -> PathBuf {
         self.image.store_dir_for(&self.data_dir)
+    }
+
+    pub fn object_data_dir(&self) -> PathBuf {
+        self.objectstore.data_dir_for(&self.data_dir)
     }
 
     pub fn credential_key_dir(&self) -> PathBuf {

@@ -18,6 +18,7 @@ use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use oxstack_image::{Image, ImageOptions};
 use oxstack_network::Network;
+use oxstack_objectstore::{ObjectStore, ObjectStoreOptions};
 use oxstack_placement::Placement;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -64,6 +65,10 @@ const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
     (oxstack_placement::SERVICE, oxstack_placement::MIGRATIONS),
     ("compute", oxstack_compute::MIGRATIONS),
     (oxstack_network::SERVICE, oxstack_network::MIGRATIONS),
+    (
+        oxstack_objectstore::SERVICE,
+        oxstack_objectstore::MIGRATIONS,
+    ),
 ];
 
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
@@ -142,6 +147,14 @@ fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
                 service_type: "network".into(),
                 name: "neutron".into(),
                 url: cfg.public_url(ServiceName::Network),
+            },
+            ServiceName::ObjectStore => CatalogEntry {
+                service_type: "object-store".into(),
+                name: "swift".into(),
+                url: format!(
+                    "{}/v1/AUTH_%(project_id)s",
+                    cfg.public_url(ServiceName::ObjectStore)
+                ),
             },
         })
         .collect()
@@ -295,10 +308,36 @@ async fn start(
         } else {
             None
         };
-        Ok::<_, CliError>((db, identity, image, placement, compute, network))
+        let objectstore = if services.contains(&ServiceName::ObjectStore) {
+            Some(
+                ObjectStore::open(ObjectStoreOptions {
+                    config: cfg.objectstore.clone(),
+                    data_dir: cfg.object_data_dir(),
+                    db: db.clone(),
+                })
+                .await
+                .map_err(|e| {
+                    CliError::failed(
+                        "object storage service cannot start",
+                        oxstack_common::http::error_chain(&e),
+                    )
+                })?,
+            )
+        } else {
+            None
+        };
+        Ok::<_, CliError>((
+            db,
+            identity,
+            image,
+            placement,
+            compute,
+            network,
+            objectstore,
+        ))
     }
     .await;
-    let (db, identity, image, placement, compute, network) = match result {
+    let (db, identity, image, placement, compute, network, objectstore) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -334,6 +373,10 @@ async fn start(
                 },
                 ServiceName::Network => match &network {
                     Some(n) => stack.wrap("network", ErrorStyle::Neutron, n.router()),
+                    None => axum::Router::new(),
+                },
+                ServiceName::ObjectStore => match &objectstore {
+                    Some(o) => stack.wrap("objectstore", ErrorStyle::PlainText, o.router()),
                     None => axum::Router::new(),
                 },
             };

@@ -676,8 +676,11 @@ impl App {
         Ok(json!({ "token": t }))
     }
 
-    /// The service catalog as tokens carry it; a project given endpoints (OS-EP-FILTER)
-    /// sees only those, and only the services that still have one.
+    /// The catalog as a token scoped to `project_id` sees it: a project given endpoints
+    /// (OS-EP-FILTER) sees only those, and only the services that still have one;
+    /// `%(project_id)s`, `$(project_id)s` and the `tenant_id` forms in endpoint URLs are
+    /// replaced by the project's id, and endpoints that need a project are left out for
+    /// other scopes, as Keystone does.
     pub async fn catalog(&self, project_id: Option<&str>) -> Result<Value> {
         let services = self.store.service_list(None).await?;
         let mut endpoints = self.store.endpoint_list().await?;
@@ -697,7 +700,10 @@ impl App {
                     let eps: Vec<Value> = endpoints
                         .iter()
                         .filter(|e| e.service_id == s.id && e.enabled)
-                        .map(|e| json!({"id": e.id, "interface": e.interface, "region_id": e.region_id, "region": e.region_id, "url": e.url}))
+                        .filter_map(|e| {
+                            let url = substitute_project(&e.url, project_id)?;
+                            Some(json!({"id": e.id, "interface": e.interface, "region_id": e.region_id, "region": e.region_id, "url": url}))
+                        })
                         .collect();
                     (!filtered || !eps.is_empty()).then(|| json!({"id": s.id, "type": s.service_type, "name": s.extra.get("name").cloned().unwrap_or(json!("")), "endpoints": eps}))
                 })
@@ -712,6 +718,22 @@ impl App {
             _ => e,
         })
     }
+}
+
+/// Replaces the project id placeholders Keystone knows in an endpoint URL; `None` when the
+/// URL needs a project and there is none.
+pub fn substitute_project(url: &str, project_id: Option<&str>) -> Option<String> {
+    const FORMS: [&str; 4] = [
+        "%(project_id)s",
+        "$(project_id)s",
+        "%(tenant_id)s",
+        "$(tenant_id)s",
+    ];
+    if !FORMS.iter().any(|f| url.contains(f)) {
+        return Some(url.to_string());
+    }
+    let p = project_id?;
+    Some(FORMS.iter().fold(url.to_string(), |u, f| u.replace(f, p)))
 }
 
 const EPOCH_KEY: &str = "identity:revocation-epoch";
@@ -778,4 +800,27 @@ pub fn parse_auth_request(body: &Value) -> Result<AuthRequest> {
         methods,
         body: auth.clone(),
     })
+}
+
+#[cfg(test)]
+mod substitute_tests {
+    use super::substitute_project;
+
+    #[test]
+    fn project_placeholders_are_substituted_or_the_endpoint_dropped() {
+        let u = "http://h:8080/v1/AUTH_%(project_id)s";
+        assert_eq!(
+            substitute_project(u, Some("abc")).as_deref(),
+            Some("http://h:8080/v1/AUTH_abc")
+        );
+        assert_eq!(
+            substitute_project("http://h/v1/$(tenant_id)s", Some("p")).as_deref(),
+            Some("http://h/v1/p")
+        );
+        assert_eq!(substitute_project(u, None), None);
+        assert_eq!(
+            substitute_project("http://h:5000/v3", None).as_deref(),
+            Some("http://h:5000/v3")
+        );
+    }
 }

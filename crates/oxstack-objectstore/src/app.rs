@@ -1,0 +1,296 @@
+//! The service's rules: who may do what (keystoneauth), object writes and reads over the
+//! data store, large-object assembly and the expirer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use oxstack_common::context::RequestContext;
+use oxstack_common::error::ErrorKind;
+use oxstack_common::{Error, Result};
+
+use crate::ObjectStoreConfig;
+use crate::acl::Acl;
+use crate::data::{ByteStream, DataError, DataStore, Written};
+use crate::store::{ListQuery, Meta, Object, Store};
+
+/// The application state shared by every handler.
+#[derive(Debug)]
+pub struct App {
+    pub store: Store,
+    pub data: Arc<dyn DataStore>,
+    pub config: ObjectStoreConfig,
+}
+
+/// What a request wants to do, for authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Account HEAD/GET/POST, container PUT/POST/DELETE: owners only.
+    Owner,
+    /// Container GET/HEAD (listing).
+    List,
+    ObjectRead,
+    ObjectWrite,
+}
+
+/// Microseconds since the epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// One piece of an object's content: a data key and its length.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub key: String,
+    pub size: u64,
+}
+
+impl App {
+    pub fn new(store: Store, data: Arc<dyn DataStore>, config: ObjectStoreConfig) -> App {
+        App {
+            store,
+            data,
+            config,
+        }
+    }
+
+    fn is_reseller(&self, ctx: &RequestContext) -> bool {
+        ctx.auth.as_ref().is_some_and(|a| {
+            a.has_role("admin")
+                || self
+                    .config
+                    .reseller_admin_roles
+                    .iter()
+                    .any(|r| a.has_role(r))
+        })
+    }
+
+    /// Whether the caller may set account quotas (reseller admins only).
+    pub fn may_set_quota(&self, ctx: &RequestContext) -> bool {
+        self.is_reseller(ctx)
+    }
+
+    /// Whether the caller owns `account` (its project with an operator role, or a reseller).
+    pub fn is_owner(&self, ctx: &RequestContext, account: &str) -> bool {
+        if self.is_reseller(ctx) {
+            return true;
+        }
+        ctx.auth.as_ref().is_some_and(|a| {
+            a.project_id
+                .as_deref()
+                .is_some_and(|p| account.strip_prefix("AUTH_") == Some(p))
+                && self.config.operator_roles.iter().any(|r| a.has_role(r))
+        })
+    }
+
+    /// Keystoneauth's decision: owners may do anything in their account; others only what
+    /// the container's ACLs grant. 401 for anonymous callers, 403 for the rest.
+    pub fn authorize(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        op: Op,
+        container_meta: Option<&Meta>,
+    ) -> Result<()> {
+        if self.is_owner(ctx, account) {
+            return Ok(());
+        }
+        let get = |k: &str| container_meta.and_then(|m| m.get(k)).map(String::as_str);
+        let allowed = match op {
+            Op::Owner => false,
+            Op::List | Op::ObjectRead => {
+                let acl = Acl::parse(get("x-container-read"));
+                let by_user = ctx.auth.as_ref().is_some_and(|a| acl.grants_user(a));
+                match op {
+                    Op::List => (acl.public && acl.listings) || by_user,
+                    _ => acl.public || by_user,
+                }
+            }
+            Op::ObjectWrite => {
+                let acl = Acl::parse(get("x-container-write"));
+                ctx.auth.as_ref().is_some_and(|a| acl.grants_user(a))
+            }
+        };
+        if allowed {
+            Ok(())
+        } else if ctx.auth.is_none() {
+            Err(Error::unauthorized("Unauthorized"))
+        } else {
+            Err(Error::forbidden("Forbidden"))
+        }
+    }
+
+    /// Writes a body to a fresh data key; `limit` bounds it (413 beyond).
+    pub async fn write_data(&self, body: ByteStream, limit: u64) -> Result<(String, Written)> {
+        let key = uuid::Uuid::new_v4().simple().to_string();
+        match self.data.put(&key, body, limit).await {
+            Ok(w) => Ok((key, w)),
+            Err(DataError::TooLarge { .. }) => Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                "Your request is too large.",
+            )),
+            Err(DataError::Input(e)) => Err(Error::new(
+                ErrorKind::BadRequest,
+                "The client disconnected while sending the body.",
+            )
+            .with_type(format!("{e}"))),
+            Err(e) => Err(Error::internal("object data", e)),
+        }
+    }
+
+    /// Removes data no row points at any more (failures are only logged).
+    pub async fn drop_data(&self, key: &str) {
+        if let Err(e) = self.data.delete(key).await {
+            tracing::warn!(key, error = %e, "object data not removed");
+        }
+    }
+
+    /// A live (not expired) object.
+    pub async fn object_live(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<Object>> {
+        let now = now_us();
+        Ok(self
+            .store
+            .object_get(account, container, name)
+            .await?
+            .filter(|o| o.delete_at.is_none_or(|d| d > now)))
+    }
+
+    /// Reads all of a (small) object's own data.
+    pub async fn read_all(&self, key: &str, limit: usize) -> Result<Vec<u8>> {
+        let mut s = self
+            .data
+            .get(key, 0, None)
+            .await
+            .map_err(|e| Error::internal("object data", e))?;
+        let mut out = Vec::new();
+        while let Some(c) = s.next().await {
+            out.extend_from_slice(&c.map_err(|e| Error::internal("object data", e))?);
+            if out.len() > limit {
+                return Err(Error::internal("object data", "manifest too large"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pieces an object's content is made of: itself, or the segments of a large object.
+    pub async fn parts(&self, o: &Object) -> Result<Vec<Part>> {
+        if o.meta.contains_key("x-static-large-object") {
+            let manifest = self.read_all(&o.data_key, 16 << 20).await?;
+            let segs: Vec<serde_json::Value> = serde_json::from_slice(&manifest)
+                .map_err(|e| Error::internal("slo manifest", e))?;
+            let mut out = Vec::new();
+            for s in segs {
+                let path = s["name"].as_str().unwrap_or_default();
+                let (c, n) = path
+                    .trim_start_matches('/')
+                    .split_once('/')
+                    .unwrap_or_default();
+                let seg = self
+                    .object_live(&o.account, c, n)
+                    .await?
+                    .ok_or_else(|| Error::conflict("A segment of this large object is gone."))?;
+                out.push(Part {
+                    key: seg.data_key,
+                    size: seg.size as u64,
+                });
+            }
+            return Ok(out);
+        }
+        if let Some(m) = o.meta.get("x-object-manifest") {
+            let (c, prefix) = m.split_once('/').unwrap_or((m.as_str(), ""));
+            let segs = self.dlo_segments(&o.account, c, prefix).await?;
+            return Ok(segs
+                .into_iter()
+                .map(|s| Part {
+                    key: s.data_key,
+                    size: s.size as u64,
+                })
+                .collect());
+        }
+        Ok(vec![Part {
+            key: o.data_key.clone(),
+            size: o.size as u64,
+        }])
+    }
+
+    /// A dynamic large object's segments: the container's objects under the prefix.
+    pub async fn dlo_segments(
+        &self,
+        account: &str,
+        container: &str,
+        prefix: &str,
+    ) -> Result<Vec<Object>> {
+        let q = ListQuery {
+            prefix: Some(prefix.to_string()),
+            limit: self.config.container_listing_limit,
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .object_list(account, container, &q, now_us())
+            .await?)
+    }
+
+    /// A stream of `len` bytes from `start` over the concatenation of `parts`.
+    pub fn stream_parts(self: &Arc<Self>, parts: Vec<Part>, start: u64, len: u64) -> ByteStream {
+        let app = self.clone();
+        let mut plan = Vec::new();
+        let (mut pos, end) = (0u64, start + len);
+        for p in parts {
+            let (ps, pe) = (pos, pos + p.size);
+            pos = pe;
+            if pe <= start || ps >= end {
+                continue;
+            }
+            let off = start.saturating_sub(ps);
+            let take = pe.min(end) - (ps + off);
+            plan.push((p.key, off, take));
+        }
+        let s = futures_util::stream::iter(plan)
+            .then(move |(key, off, take)| {
+                let app = app.clone();
+                async move {
+                    app.data
+                        .get(&key, off, Some(take))
+                        .await
+                        .map_err(std::io::Error::other)
+                }
+            })
+            .map(|r| match r {
+                Ok(s) => s,
+                Err(e) => Box::pin(futures_util::stream::once(async move { Err(e) })) as ByteStream,
+            })
+            .flatten();
+        Box::pin(s)
+    }
+
+    /// Deletes expired objects (rows, then data).
+    pub async fn expire_once(&self) -> Result<usize> {
+        let expired = self.store.object_list_expired(now_us(), 1000).await?;
+        let n = expired.len();
+        for o in expired {
+            if self
+                .store
+                .object_delete(&o.account, &o.container, &o.name)
+                .await?
+                .is_some()
+            {
+                self.drop_data(&o.data_key).await;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A one-chunk stream.
+pub fn once(b: Bytes) -> ByteStream {
+    Box::pin(futures_util::stream::once(async move { Ok(b) }))
+}

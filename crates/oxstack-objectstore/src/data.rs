@@ -1,0 +1,297 @@
+//! Object bytes: the [`DataStore`] seam, [`FileStore`] (files under the data dir) and
+//! [`MemoryStore`] (the fake). Where an object's bytes live is chosen here only, so a ring
+//! with replicas across nodes can replace it later.
+//!
+//! A write streams to `<root>/tmp/<key>.part` computing the md5 as the bytes go by; at the
+//! end the file is fsynced, renamed to `<root>/data/<aa>/<key>` and the directory fsynced.
+//! Any failure removes the temporary file: an interrupted upload leaves nothing visible.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
+use md5::Digest as _;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+
+/// A stream of data chunks.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Why a data operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// More than the allowed bytes arrived.
+    #[error("the data is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The incoming stream failed (client went away).
+    #[error("reading the incoming data failed")]
+    Input(#[source] io::Error),
+    #[error("no data under {0}")]
+    NotFound(String),
+    #[error("invalid data key {0:?}")]
+    BadKey(String),
+    #[error("object store I/O failed")]
+    Io(#[source] io::Error),
+}
+
+/// A completed write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub size: u64,
+    /// md5, lowercase hex.
+    pub md5: String,
+}
+
+/// Where object bytes live. Keys are uuids chosen by the caller.
+#[async_trait]
+pub trait DataStore: Send + Sync + std::fmt::Debug {
+    /// Writes `body` under `key` (at most `limit` bytes), durable before it returns.
+    async fn put(&self, key: &str, body: ByteStream, limit: u64) -> Result<Written, DataError>;
+    /// Reads `len` bytes (all when `None`) from `offset`.
+    async fn get(&self, key: &str, offset: u64, len: Option<u64>) -> Result<ByteStream, DataError>;
+    /// Removes the data (missing data is not an error).
+    async fn delete(&self, key: &str) -> Result<(), DataError>;
+}
+
+fn check_key(key: &str) -> Result<(), DataError> {
+    if key.len() < 3
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(DataError::BadKey(key.into()));
+    }
+    Ok(())
+}
+
+/// Object data as files under `root`.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+impl FileStore {
+    /// A store under `root`, created if missing, its temporary area emptied of leftovers from
+    /// a crash. Blocking: call at start-up.
+    pub fn open(root: &Path) -> io::Result<FileStore> {
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        std::fs::create_dir_all(root.join("data"))?;
+        for entry in std::fs::read_dir(&tmp)? {
+            let _ = std::fs::remove_file(entry?.path());
+        }
+        Ok(FileStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, DataError> {
+        check_key(key)?;
+        Ok(self.root.join("data").join(&key[..2]).join(key))
+    }
+}
+
+#[async_trait]
+impl DataStore for FileStore {
+    async fn put(&self, key: &str, mut body: ByteStream, limit: u64) -> Result<Written, DataError> {
+        let dest = self.path(key)?;
+        let tmp = self.root.join("tmp").join(format!("{key}.part"));
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp).await.map_err(DataError::Io)?;
+            let mut md5 = md5::Md5::new();
+            let mut size = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(DataError::Input)?;
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(DataError::TooLarge { limit });
+                }
+                md5.update(&chunk);
+                file.write_all(&chunk).await.map_err(DataError::Io)?;
+            }
+            file.sync_all().await.map_err(DataError::Io)?;
+            drop(file);
+            let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+            let (tmp2, dest2) = (tmp.clone(), dest.clone());
+            tokio::task::spawn_blocking(move || -> io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::rename(&tmp2, &dest2)?;
+                std::fs::File::open(&dir)?.sync_all()
+            })
+            .await
+            .map_err(|e| DataError::Io(io::Error::other(e)))?
+            .map_err(DataError::Io)?;
+            Ok(Written {
+                size,
+                md5: hex::encode(md5.finalize()),
+            })
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    async fn get(&self, key: &str, offset: u64, len: Option<u64>) -> Result<ByteStream, DataError> {
+        let path = self.path(key)?;
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                DataError::NotFound(key.into())
+            } else {
+                DataError::Io(e)
+            }
+        })?;
+        if offset > 0 {
+            file.seek(io::SeekFrom::Start(offset))
+                .await
+                .map_err(DataError::Io)?;
+        }
+        let remaining = len.unwrap_or(u64::MAX);
+        let stream = futures_util::stream::try_unfold(
+            (file, remaining),
+            |(mut file, remaining)| async move {
+                if remaining == 0 {
+                    return Ok(None);
+                }
+                let want = remaining.min(256 * 1024) as usize;
+                let mut buf = vec![0u8; want];
+                let n = file.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                buf.truncate(n);
+                Ok(Some((Bytes::from(buf), (file, remaining - n as u64))))
+            },
+        );
+        Ok(Box::pin(stream))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), DataError> {
+        let path = self.path(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(DataError::Io(e)),
+        }
+    }
+}
+
+/// The fake: object data in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    objects: Mutex<HashMap<String, Bytes>>,
+}
+
+#[async_trait]
+impl DataStore for MemoryStore {
+    async fn put(&self, key: &str, mut body: ByteStream, limit: u64) -> Result<Written, DataError> {
+        check_key(key)?;
+        let mut buf = Vec::new();
+        while let Some(chunk) = body.next().await {
+            buf.extend_from_slice(&chunk.map_err(DataError::Input)?);
+            if buf.len() as u64 > limit {
+                return Err(DataError::TooLarge { limit });
+            }
+        }
+        let w = Written {
+            size: buf.len() as u64,
+            md5: hex::encode(md5::Md5::digest(&buf)),
+        };
+        self.objects
+            .lock()
+            .map_err(|_| DataError::Io(io::Error::other("poisoned")))?
+            .insert(key.into(), Bytes::from(buf));
+        Ok(w)
+    }
+
+    async fn get(&self, key: &str, offset: u64, len: Option<u64>) -> Result<ByteStream, DataError> {
+        let data = self
+            .objects
+            .lock()
+            .map_err(|_| DataError::Io(io::Error::other("poisoned")))?
+            .get(key)
+            .cloned()
+            .ok_or_else(|| DataError::NotFound(key.into()))?;
+        let start = (offset as usize).min(data.len());
+        let end = match len {
+            Some(l) => (start + l as usize).min(data.len()),
+            None => data.len(),
+        };
+        let chunk = data.slice(start..end);
+        Ok(Box::pin(futures_util::stream::once(
+            async move { Ok(chunk) },
+        )))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), DataError> {
+        self.objects
+            .lock()
+            .map_err(|_| DataError::Io(io::Error::other("poisoned")))?
+            .remove(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn collect(s: ByteStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut s = s;
+        while let Some(c) = s.next().await {
+            out.extend_from_slice(&c.expect("chunk"));
+        }
+        out
+    }
+
+    fn body(parts: &[&'static [u8]]) -> ByteStream {
+        let v: Vec<io::Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        Box::pin(futures_util::stream::iter(v))
+    }
+
+    #[tokio::test]
+    async fn file_and_memory_stores_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = FileStore::open(dir.path()).expect("open");
+        let stores: Vec<Box<dyn DataStore>> =
+            vec![Box::new(file), Box::new(MemoryStore::default())];
+        for s in stores {
+            let w = s
+                .put("abc123", body(&[b"hello ", b"world"]), 100)
+                .await
+                .expect("put");
+            assert_eq!(w.size, 11);
+            assert_eq!(w.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+            assert_eq!(
+                collect(s.get("abc123", 0, None).await.expect("get")).await,
+                b"hello world"
+            );
+            assert_eq!(
+                collect(s.get("abc123", 6, Some(3)).await.expect("get")).await,
+                b"wor"
+            );
+            assert!(matches!(
+                s.put("toolarge", body(&[b"0123456789"]), 5).await,
+                Err(DataError::TooLarge { .. })
+            ));
+            assert!(matches!(
+                s.get("toolarge", 0, None).await,
+                Err(DataError::NotFound(_))
+            ));
+            s.delete("abc123").await.expect("delete");
+            assert!(s.get("abc123", 0, None).await.is_err());
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp"))
+                .expect("tmp")
+                .count(),
+            0
+        );
+    }
+}
