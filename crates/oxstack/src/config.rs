@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use oxstack_blockstore::BlockStoreConfig;
 use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, ServerConfig};
 use oxstack_compute::ComputeConfig;
 use oxstack_identity::IdentityConfig;
@@ -17,6 +18,8 @@ pub enum ServiceName {
     Image,
     Placement,
     Compute,
+    #[value(name = "blockstore")]
+    BlockStore,
 }
 
 impl ServiceName {
@@ -25,6 +28,7 @@ impl ServiceName {
         ServiceName::Image,
         ServiceName::Placement,
         ServiceName::Compute,
+        ServiceName::BlockStore,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +37,7 @@ impl ServiceName {
             ServiceName::Image => "image",
             ServiceName::Placement => "placement",
             ServiceName::Compute => "compute",
+            ServiceName::BlockStore => "blockstore",
         }
     }
 }
@@ -52,6 +57,7 @@ pub struct Config {
     pub image: ImageConfig,
     pub placement: PlacementConfig,
     pub compute: ComputeConfig,
+    pub blockstore: BlockStoreConfig,
 }
 
 impl Default for Config {
@@ -66,6 +72,7 @@ impl Default for Config {
             image: ImageConfig::default(),
             placement: PlacementConfig::default(),
             compute: ComputeConfig::default(),
+            blockstore: BlockStoreConfig::default(),
         }
     }
 }
@@ -80,6 +87,7 @@ impl Config {
         cfg.identity.validate().map_err(ConfigError)?;
         cfg.image.validate().map_err(ConfigError)?;
         cfg.compute.validate().map_err(ConfigError)?;
+        cfg.blockstore.validate().map_err(ConfigError)?;
         if cfg.services.is_empty() {
             return Err(ConfigError(
                 "key `services`: at least one service must be enabled".into(),
@@ -98,6 +106,7 @@ impl Config {
             ServiceName::Image => self.image.port,
             ServiceName::Placement => self.placement.port,
             ServiceName::Compute => self.compute.port,
+            ServiceName::BlockStore => self.blockstore.port,
         }
     }
 
@@ -111,6 +120,10 @@ impl Config {
             .fernet_key_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("fernet-keys"))
+    }
+
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.blockstore.volumes_dir_in(&self.data_dir)
     }
 
     pub fn image_store_dir(&self) -> PathBuf {

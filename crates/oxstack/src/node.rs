@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxstack_blockstore::{BlockStore, BlockStoreOptions};
 use oxstack_common::bus::InProcessBus;
 use oxstack_common::cache::{Cache, InProcessCache};
 use oxstack_common::config::LogConfig;
@@ -62,6 +63,7 @@ const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
     ("image", oxstack_image::MIGRATIONS),
     (oxstack_placement::SERVICE, oxstack_placement::MIGRATIONS),
     ("compute", oxstack_compute::MIGRATIONS),
+    (oxstack_blockstore::SERVICE, oxstack_blockstore::MIGRATIONS),
 ];
 
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
@@ -115,27 +117,46 @@ async fn open_image(cfg: &Config, db: Db) -> Result<Image, CliError> {
 fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
     cfg.services
         .iter()
-        .map(|s| match s {
-            ServiceName::Identity => CatalogEntry {
+        .flat_map(|s| match s {
+            ServiceName::Identity => vec![CatalogEntry {
                 service_type: "identity".into(),
                 name: "keystone".into(),
                 url: format!("{}/v3", cfg.public_url(ServiceName::Identity)),
-            },
-            ServiceName::Image => CatalogEntry {
+            }],
+            ServiceName::Image => vec![CatalogEntry {
                 service_type: "image".into(),
                 name: "glance".into(),
                 url: cfg.public_url(ServiceName::Image),
-            },
-            ServiceName::Placement => CatalogEntry {
+            }],
+            ServiceName::Placement => vec![CatalogEntry {
                 service_type: "placement".into(),
                 name: "placement".into(),
                 url: cfg.public_url(ServiceName::Placement),
-            },
-            ServiceName::Compute => CatalogEntry {
+            }],
+            ServiceName::Compute => vec![CatalogEntry {
                 service_type: "compute".into(),
                 name: "nova".into(),
                 url: format!("{}/v2.1", cfg.public_url(ServiceName::Compute)),
-            },
+            }],
+            // Keystone substitutes `%(project_id)s` with the token's project.
+            ServiceName::BlockStore => {
+                let url = format!(
+                    "{}/v3/%(project_id)s",
+                    cfg.public_url(ServiceName::BlockStore)
+                );
+                vec![
+                    CatalogEntry {
+                        service_type: "block-storage".into(),
+                        name: "cinder".into(),
+                        url: url.clone(),
+                    },
+                    CatalogEntry {
+                        service_type: "volumev3".into(),
+                        name: "cinderv3".into(),
+                        url,
+                    },
+                ]
+            }
         })
         .collect()
 }
@@ -278,10 +299,15 @@ async fn start(
         } else {
             None
         };
-        Ok::<_, CliError>((db, identity, image, placement, compute))
+        let blockstore = if services.contains(&ServiceName::BlockStore) {
+            Some(open_blockstore(cfg, db.clone()).await?)
+        } else {
+            None
+        };
+        Ok::<_, CliError>((db, identity, image, placement, compute, blockstore))
     }
     .await;
-    let (db, identity, image, placement, compute) = match result {
+    let (db, identity, image, placement, compute, blockstore) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -315,6 +341,10 @@ async fn start(
                     Some((c, _)) => stack.wrap("compute", ErrorStyle::Nova, c.router()),
                     None => axum::Router::new(),
                 },
+                ServiceName::BlockStore => match &blockstore {
+                    Some(b) => stack.wrap("blockstore", ErrorStyle::Nova, b.router()),
+                    None => axum::Router::new(),
+                },
             };
             (s, l, router)
         })
@@ -331,6 +361,24 @@ struct Running {
     routers: Vec<(ServiceName, TcpListener, axum::Router)>,
     /// The all-in-one host's compute agent.
     _agent: Option<oxstack_compute::agent::AgentHandle>,
+}
+
+/// The block storage API over this node's volumes directory.
+async fn open_blockstore(cfg: &Config, db: Db) -> Result<BlockStore, CliError> {
+    BlockStore::open(BlockStoreOptions {
+        config: cfg.blockstore.clone(),
+        db,
+        volumes_dir: cfg.volumes_dir(),
+        public_url: cfg.public_url(ServiceName::BlockStore),
+        driver: None,
+    })
+    .await
+    .map_err(|e| {
+        CliError::failed(
+            "block storage service cannot start",
+            oxstack_common::http::error_chain(&e),
+        )
+    })
 }
 
 /// The URL of `service`: this node's own when it runs here, else `configured`.

@@ -113,7 +113,9 @@ async fn catalog(State(app): AppState, ctx: RequestContext) -> Result<Response> 
             "The service catalog is only available to scoped tokens.",
         ));
     }
-    let catalog = app.catalog().await?;
+    let catalog = app
+        .catalog(auth.project_id.as_deref(), &auth.user_id)
+        .await?;
     Ok(axum::Json(json!({"catalog": catalog, "links": {"self": format!("{}/v3/auth/catalog", app.public_url), "previous": null, "next": null}})).into_response())
 }
 

@@ -662,7 +662,9 @@ impl App {
         if d.project.is_some() || d.domain.is_some() || d.system {
             t["roles"] = Value::Array(roles);
             if with_catalog {
-                t["catalog"] = self.catalog().await?;
+                t["catalog"] = self
+                    .catalog(d.project.as_ref().map(|p| p.id.as_str()), &d.user.id)
+                    .await?;
             }
         }
         if let Some(c) = &d.app_cred {
@@ -672,8 +674,10 @@ impl App {
         Ok(json!({ "token": t }))
     }
 
-    /// The service catalog as tokens carry it.
-    pub async fn catalog(&self) -> Result<Value> {
+    /// The service catalog as tokens carry it, endpoint URLs substituted for the token's
+    /// project and user as Keystone does (an endpoint needing a value the token lacks, such
+    /// as `%(project_id)s` in a domain-scoped token, is left out).
+    pub async fn catalog(&self, project_id: Option<&str>, user_id: &str) -> Result<Value> {
         let services = self.store.service_list(None).await?;
         let endpoints = self.store.endpoint_list().await?;
         Ok(Value::Array(
@@ -684,7 +688,10 @@ impl App {
                     let eps: Vec<Value> = endpoints
                         .iter()
                         .filter(|e| e.service_id == s.id && e.enabled)
-                        .map(|e| json!({"id": e.id, "interface": e.interface, "region_id": e.region_id, "region": e.region_id, "url": e.url}))
+                        .filter_map(|e| {
+                            let url = substitute_url(&e.url, project_id, user_id)?;
+                            Some(json!({"id": e.id, "interface": e.interface, "region_id": e.region_id, "region": e.region_id, "url": url}))
+                        })
                         .collect();
                     json!({"id": s.id, "type": s.service_type, "name": s.extra.get("name").cloned().unwrap_or(json!("")), "endpoints": eps})
                 })
@@ -699,6 +706,18 @@ impl App {
             _ => e,
         })
     }
+}
+
+/// Keystone's `format_url`: replaces `%(project_id)s`, `%(tenant_id)s` and `%(user_id)s`;
+/// `None` when the URL needs a project the token does not have.
+pub fn substitute_url(url: &str, project_id: Option<&str>, user_id: &str) -> Option<String> {
+    let mut out = url.replace("%(user_id)s", user_id);
+    for key in ["%(project_id)s", "%(tenant_id)s"] {
+        if out.contains(key) {
+            out = out.replace(key, project_id?);
+        }
+    }
+    Some(out)
 }
 
 const EPOCH_KEY: &str = "identity:revocation-epoch";
@@ -765,4 +784,27 @@ pub fn parse_auth_request(body: &Value) -> Result<AuthRequest> {
         methods,
         body: auth.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::substitute_url;
+
+    #[test]
+    fn catalog_urls_are_substituted_per_token_as_keystone_does() {
+        let u = "http://h:8776/v3/%(project_id)s";
+        assert_eq!(
+            substitute_url(u, Some("p1"), "u1").as_deref(),
+            Some("http://h:8776/v3/p1")
+        );
+        assert_eq!(substitute_url(u, None, "u1"), None);
+        assert_eq!(
+            substitute_url("http://h/v1/AUTH_%(tenant_id)s/%(user_id)s", Some("p"), "u").as_deref(),
+            Some("http://h/v1/AUTH_p/u")
+        );
+        assert_eq!(
+            substitute_url("http://h:9292", None, "u").as_deref(),
+            Some("http://h:9292")
+        );
+    }
 }
