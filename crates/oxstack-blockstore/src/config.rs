@@ -10,6 +10,9 @@ use serde::Deserialize;
 pub struct BlockStoreConfig {
     /// Port of the Cinder v3 API.
     pub port: u16,
+    /// The image API (volumes from images), when the image service does not run on this
+    /// node.
+    pub image_url: String,
     /// Where the `file` driver keeps volume and snapshot files; default `<data_dir>/volumes`.
     pub volumes_dir: Option<PathBuf>,
     /// The volume driver: `file` (qemu-img) or `fake` (nothing on disk).
@@ -60,6 +63,7 @@ impl Default for BlockStoreConfig {
         Self {
             port: 8776,
             volumes_dir: None,
+            image_url: "http://127.0.0.1:9292".into(),
             driver: "file".into(),
             volume_format: "raw".into(),
             default_volume_type: "__DEFAULT__".into(),
@@ -84,6 +88,12 @@ impl BlockStoreConfig {
             return Err(format!(
                 "key `blockstore.volume_format`: must be raw or qcow2, got {:?}",
                 self.volume_format
+            ));
+        }
+        if !self.image_url.starts_with("http://") {
+            return Err(format!(
+                "key `blockstore.image_url`: must be an http:// URL, got {:?}",
+                self.image_url
             ));
         }
         if self.default_volume_type.trim().is_empty() {

@@ -53,6 +53,13 @@ pub trait VolumeDriver: Send + Sync + std::fmt::Debug {
     /// Makes `spec` as a copy of `source`, grown to `spec.size_gb`.
     async fn clone_volume(&self, spec: &VolumeSpec, source: &VolumeSpec)
     -> Result<(), DriverError>;
+    /// Makes `spec` from image data in `image` (of `disk_format`), converted and grown.
+    async fn create_from_image(
+        &self,
+        spec: &VolumeSpec,
+        image: &Path,
+        disk_format: &str,
+    ) -> Result<(), DriverError>;
     /// Removes the volume's disk; a missing disk is not an error.
     async fn delete_volume(&self, id: &str) -> Result<(), DriverError>;
     /// Grows the volume to `spec.size_gb`.
@@ -124,12 +131,25 @@ impl FileDriver {
     /// Writes `dst` (in `spec.format`) as a converted copy of `src`, then grows it. Written to
     /// a temporary name and renamed so a crash never leaves a half-copied volume file.
     async fn copy_into(&self, src: &Path, spec: &VolumeSpec) -> Result<(), DriverError> {
+        self.convert_into(src, None, spec).await
+    }
+
+    async fn convert_into(
+        &self,
+        src: &Path,
+        src_format: Option<&str>,
+        spec: &VolumeSpec,
+    ) -> Result<(), DriverError> {
         let dst = self.volume_path(&spec.id, &spec.format);
         let tmp = dst.with_extension("part");
         let s = src.to_string_lossy().to_string();
         let t = tmp.to_string_lossy().to_string();
-        self.qemu_img(&["convert", "-O", &spec.format, &s, &t])
-            .await?;
+        let mut args = vec!["convert"];
+        if let Some(f) = src_format {
+            args.extend(["-f", f]);
+        }
+        args.extend(["-O", spec.format.as_str(), s.as_str(), t.as_str()]);
+        self.qemu_img(&args).await?;
         self.qemu_img(&[
             "resize",
             "-f",
@@ -189,6 +209,18 @@ impl VolumeDriver for FileDriver {
             .find_volume(&source.id)
             .ok_or_else(|| DriverError::Missing(format!("volume {}", source.id)))?;
         self.copy_into(&src, spec).await
+    }
+
+    async fn create_from_image(
+        &self,
+        spec: &VolumeSpec,
+        image: &Path,
+        disk_format: &str,
+    ) -> Result<(), DriverError> {
+        // Only formats qemu-img reads safely by name; anything else is probed.
+        let f =
+            matches!(disk_format, "raw" | "qcow2" | "vmdk" | "vdi" | "vhdx").then_some(disk_format);
+        self.convert_into(image, f, spec).await
     }
 
     async fn delete_volume(&self, id: &str) -> Result<(), DriverError> {
@@ -318,6 +350,19 @@ impl VolumeDriver for FakeDriver {
         self.failing()?;
         if !self.volumes().contains_key(&source.id) {
             return Err(DriverError::Missing(format!("volume {}", source.id)));
+        }
+        self.put(&spec.id, spec.size_gb);
+        Ok(())
+    }
+    async fn create_from_image(
+        &self,
+        spec: &VolumeSpec,
+        image: &Path,
+        _disk_format: &str,
+    ) -> Result<(), DriverError> {
+        self.failing()?;
+        if !image.exists() {
+            return Err(DriverError::Missing(image.display().to_string()));
         }
         self.put(&spec.id, spec.size_gb);
         Ok(())

@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod driver;
+pub mod image;
 pub mod microversion;
 pub mod model;
 pub mod policies;
@@ -25,6 +26,7 @@ pub use store::MIGRATIONS;
 
 use crate::app::App;
 use crate::driver::{FakeDriver, FileDriver, VolumeDriver};
+use crate::image::ImageClient;
 use crate::store::Store;
 
 /// The name migrations are recorded under.
@@ -42,6 +44,8 @@ pub struct BlockStoreOptions {
     pub public_url: String,
     /// A driver to use instead of the configured one (tests).
     pub driver: Option<Arc<dyn VolumeDriver>>,
+    /// The image service (volumes from images).
+    pub image: Arc<dyn ImageClient>,
 }
 
 /// A running block storage API.
@@ -74,6 +78,8 @@ impl BlockStore {
             config: opts.config.clone(),
             policy,
             driver,
+            image: opts.image.clone(),
+            scratch_dir: opts.volumes_dir.join("tmp"),
             public_url: opts.public_url.clone(),
         });
         app.ensure_default_type().await?;

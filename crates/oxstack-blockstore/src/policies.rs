@@ -61,6 +61,7 @@ pub const API: &[RuleDefault] = rules! {
     "volume_extension:volume_admin_actions:force_delete" => ADMIN, "Force delete a volume.", [("POST", "/volumes/{volume_id}/action (os-force_delete)")];
     "volume_extension:volume_admin_actions:force_detach" => ADMIN, "Force detach a volume.", [("POST", "/volumes/{volume_id}/action (os-force_detach)")];
     "volume_extension:snapshot_admin_actions:reset_status" => ADMIN, "Reset status of a snapshot.", [("POST", "/snapshots/{snapshot_id}/action (os-reset_status)")];
+    "snapshot_extension:snapshot_actions:update_snapshot_status" => MEMBER, "Update database fields of snapshot.", [("POST", "/snapshots/{snapshot_id}/action (update_snapshot_status)")];
     "volume_extension:snapshot_admin_actions:force_delete" => ADMIN, "Force delete a snapshot.", [("POST", "/snapshots/{snapshot_id}/action (os-force_delete)")];
     "volume_extension:volume_host_attribute" => ADMIN, "List or show volume with host attribute.", [("GET", "/volumes/{volume_id}"), ("GET", "/volumes/detail")];
     "volume_extension:volume_mig_status_attribute" => ADMIN, "List or show volume with migration status attribute.", [("GET", "/volumes/{volume_id}"), ("GET", "/volumes/detail")];

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use oxstack_blockstore::driver::{FakeDriver, VolumeDriver};
+use oxstack_blockstore::image::FakeImageClient;
 use oxstack_blockstore::{BlockStore, BlockStoreConfig, BlockStoreOptions};
 use oxstack_common::context::{AuthInfo, RoleRef, TokenValidator};
 use oxstack_common::db::Db;
@@ -67,6 +68,19 @@ impl TokenValidator for FakeTokens {
     }
 }
 
+const IMAGE: &str = "70a599e0-31e7-49b7-b260-868f441e862b";
+
+fn images() -> Arc<FakeImageClient> {
+    let i = FakeImageClient::default();
+    i.add(
+        json!({"id": IMAGE, "name": "cirros", "status": "active", "disk_format": "raw",
+               "container_format": "bare", "size": 1048576, "min_disk": 0, "min_ram": 0,
+               "checksum": "abc", "hw_disk_bus": "virtio"}),
+        vec![0u8; 1 << 20],
+    );
+    Arc::new(i)
+}
+
 struct Cloud {
     router: axum::Router,
     db: Db,
@@ -93,6 +107,7 @@ async fn open(
         volumes_dir: dir.join("volumes"),
         public_url: "http://127.0.0.1:8776".into(),
         driver,
+        image: images(),
     })
     .await
     .expect("open");
@@ -491,6 +506,53 @@ async fn volume_lifecycle_and_state_checks() {
         )
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn volumes_from_images_with_the_file_driver() {
+    if std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let c = cloud_with(None).await;
+    let base = format!("/v3/{P1}");
+    let r = c
+        .post(
+            &format!("{base}/volumes"),
+            MEMBER,
+            json!({"volume": {"size": 1, "imageRef": "5f6a5cfa-3fb3-4c5e-8a2e-4f0a2c9e1a11"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c
+        .post(
+            &format!("{base}/volumes"),
+            MEMBER,
+            json!({"volume": {"size": 1, "imageRef": IMAGE}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["volume"]["id"].as_str().expect("id").to_string();
+    c.wait(P1, "volumes", &id, "available").await;
+    let v = c.get(&format!("{base}/volumes/{id}"), MEMBER).await.body["volume"].clone();
+    assert_eq!(v["bootable"], "true");
+    assert_eq!(v["volume_image_metadata"]["image_id"], IMAGE);
+    assert_eq!(v["volume_image_metadata"]["hw_disk_bus"], "virtio");
+    let file = c
+        .dir
+        .path()
+        .join("volumes")
+        .join(format!("volume-{id}.raw"));
+    assert_eq!(std::fs::metadata(&file).expect("file").len(), 1 << 30);
+    assert_eq!(
+        std::fs::read_dir(c.dir.path().join("volumes").join("tmp"))
+            .expect("tmp")
+            .count(),
+        0
+    );
 }
 
 #[tokio::test]

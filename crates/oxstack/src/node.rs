@@ -371,6 +371,11 @@ async fn open_blockstore(cfg: &Config, db: Db) -> Result<BlockStore, CliError> {
         volumes_dir: cfg.volumes_dir(),
         public_url: cfg.public_url(ServiceName::BlockStore),
         driver: None,
+        image: Arc::new(oxstack_blockstore::image::HttpImageClient::new(&local_or(
+            cfg,
+            ServiceName::Image,
+            &cfg.blockstore.image_url,
+        ))),
     })
     .await
     .map_err(|e| {

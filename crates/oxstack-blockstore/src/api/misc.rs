@@ -163,7 +163,11 @@ async fn services(
         ("cinder-scheduler", host.clone()),
         ("cinder-volume", backend),
     ] {
-        if q.get("binary").is_some_and(|b| b != binary) || q.get("host").is_some_and(|x| *x != h) {
+        // Cinder matches `host` against both `host` and `host@backend`.
+        let host_matches = |x: &String| *x == h || h.starts_with(&format!("{x}@"));
+        if q.get("binary").is_some_and(|b| b != binary)
+            || q.get("host").is_some_and(|x| !host_matches(x))
+        {
             continue;
         }
         let mut s = json!({

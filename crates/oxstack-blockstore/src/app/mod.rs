@@ -38,6 +38,9 @@ pub struct App {
     pub config: BlockStoreConfig,
     pub policy: Enforcer,
     pub driver: Arc<dyn VolumeDriver>,
+    pub image: Arc<dyn crate::image::ImageClient>,
+    /// Where image data is downloaded before it is converted into a volume.
+    pub scratch_dir: std::path::PathBuf,
     /// `http://host:8776`: the base of links.
     pub public_url: String,
 }
@@ -111,6 +114,8 @@ impl App {
     /// go to `error` and lose their half-made disk; deletions are finished; extends and
     /// attachments in flight go back to where they came from.
     pub async fn recover(&self) -> Result<()> {
+        // Image downloads of interrupted creations.
+        let _ = tokio::fs::remove_dir_all(&self.scratch_dir).await;
         let t = now();
         for mut v in self
             .store

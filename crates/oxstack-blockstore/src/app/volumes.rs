@@ -93,6 +93,57 @@ fn spec(v: &Volume) -> VolumeSpec {
     }
 }
 
+/// `volume_image_metadata` of a volume made from `img`: Cinder's copied image properties.
+fn image_metadata(img: &serde_json::Value) -> Meta {
+    const SKIP: &[&str] = &[
+        "id",
+        "name",
+        "status",
+        "visibility",
+        "protected",
+        "os_hidden",
+        "owner",
+        "created_at",
+        "updated_at",
+        "file",
+        "schema",
+        "self",
+        "tags",
+        "locations",
+        "direct_url",
+        "virtual_size",
+        "os_hash_algo",
+        "os_hash_value",
+        "stores",
+    ];
+    let mut m = Meta::new();
+    if let Some(o) = img.as_object() {
+        for (k, v) in o {
+            if SKIP.contains(&k.as_str()) {
+                continue;
+            }
+            match v {
+                serde_json::Value::String(s) => {
+                    m.insert(k.clone(), s.clone());
+                }
+                serde_json::Value::Number(n) => {
+                    m.insert(k.clone(), n.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    m.insert(
+        "image_id".into(),
+        img["id"].as_str().unwrap_or_default().to_string(),
+    );
+    m.insert(
+        "image_name".into(),
+        img["name"].as_str().unwrap_or_default().to_string(),
+    );
+    m
+}
+
 fn cmp_key(a: &Volume, b: &Volume, key: &str) -> Ordering {
     match key {
         "id" => a.id.cmp(&b.id),
@@ -166,12 +217,24 @@ impl App {
         req: VolumeCreate,
     ) -> Result<VolumeView> {
         self.authorize_own(c, "volume:create")?;
-        if req.image_ref.is_some() {
-            // TODO-correctness: volumes from images need the image service client.
-            return Err(Error::bad_request(
-                "Creating a volume from an image is not supported by this cloud.",
-            ));
-        }
+        let token = c.ctx.token.clone().unwrap_or_default();
+        let image = match &req.image_ref {
+            Some(id) => {
+                self.authorize_own(c, "volume:create_from_image")?;
+                let img =
+                    self.image.image_get(&token, id).await?.ok_or_else(|| {
+                        Error::not_found(format!("Image {id} could not be found."))
+                    })?;
+                if img["status"] != "active" {
+                    return Err(Error::bad_request(format!(
+                        "Invalid image identifier or unable to access requested image. (image {id} is {})",
+                        img["status"]
+                    )));
+                }
+                Some(img)
+            }
+            None => None,
+        };
         let snapshot = match &req.snapshot_id {
             Some(id) => {
                 let s = self
@@ -202,10 +265,16 @@ impl App {
             }
             None => None,
         };
+        let image_min = image.as_ref().map(|i| {
+            let bytes = i["size"].as_i64().unwrap_or(0);
+            let gb = (bytes + (1 << 30) - 1) >> 30;
+            gb.max(i["min_disk"].as_i64().unwrap_or(0)).max(1)
+        });
         let min_size = snapshot
             .as_ref()
             .map(|s| s.size)
-            .or(source.as_ref().map(|v| v.size));
+            .or(source.as_ref().map(|v| v.size))
+            .or(image_min);
         let size = match (req.size, min_size) {
             (Some(s), _) if s <= 0 => {
                 return Err(Error::bad_request(format!(
@@ -260,16 +329,19 @@ impl App {
             volume_type_id: vtype.id.clone(),
             availability_zone: az,
             host: Some(self.host_attr()),
-            bootable: source.as_ref().is_some_and(|s| s.bootable),
+            bootable: source.as_ref().is_some_and(|s| s.bootable) || image.is_some(),
             multiattach: req.multiattach,
             snapshot_id: req.snapshot_id,
             source_volid: req.source_volid,
             format: self.config.volume_format.clone(),
             metadata: req.metadata,
-            image_metadata: source
-                .as_ref()
-                .map(|s| s.image_metadata.clone())
-                .unwrap_or_default(),
+            image_metadata: match &image {
+                Some(i) => image_metadata(i),
+                None => source
+                    .as_ref()
+                    .map(|s| s.image_metadata.clone())
+                    .unwrap_or_default(),
+            },
             admin_metadata: Meta::new(),
             created_at: t,
             updated_at: None,
@@ -279,20 +351,24 @@ impl App {
         let (vol, snap, src) = (v.clone(), snapshot, source);
         tokio::spawn(async move {
             let s = spec(&vol);
-            let r = match (&snap, &src) {
-                (Some(sn), _) => {
-                    app.driver
-                        .create_from_snapshot(
-                            &s,
-                            &SnapshotSpec {
-                                id: sn.id.clone(),
-                                volume_id: sn.volume_id.clone(),
-                            },
-                        )
-                        .await
+            let r = if let Some(img) = &image {
+                app.volume_from_image(&s, img, &token).await
+            } else {
+                match (&snap, &src) {
+                    (Some(sn), _) => {
+                        app.driver
+                            .create_from_snapshot(
+                                &s,
+                                &SnapshotSpec {
+                                    id: sn.id.clone(),
+                                    volume_id: sn.volume_id.clone(),
+                                },
+                            )
+                            .await
+                    }
+                    (None, Some(source)) => app.driver.clone_volume(&s, &spec(source)).await,
+                    (None, None) => app.driver.create_volume(&s).await,
                 }
-                (None, Some(source)) => app.driver.clone_volume(&s, &spec(source)).await,
-                (None, None) => app.driver.create_volume(&s).await,
             };
             let to = match r {
                 Ok(()) => "available",
@@ -311,6 +387,33 @@ impl App {
             }
         });
         self.view(v).await
+    }
+
+    /// Downloads the image to the scratch directory and has the driver convert it.
+    async fn volume_from_image(
+        &self,
+        s: &VolumeSpec,
+        img: &serde_json::Value,
+        token: &str,
+    ) -> std::result::Result<(), crate::driver::DriverError> {
+        let io = |e| crate::driver::DriverError::Io(self.scratch_dir.display().to_string(), e);
+        tokio::fs::create_dir_all(&self.scratch_dir)
+            .await
+            .map_err(io)?;
+        let tmp = self.scratch_dir.join(format!("image-{}", s.id));
+        let id = img["id"].as_str().unwrap_or_default();
+        let r = match self.image.image_download(token, id, &tmp).await {
+            Ok(()) => {
+                let fmt = img["disk_format"].as_str().unwrap_or("raw");
+                self.driver.create_from_image(s, &tmp, fmt).await
+            }
+            Err(e) => Err(crate::driver::DriverError::Command(
+                "image download".into(),
+                oxstack_common::http::error_chain(&e),
+            )),
+        };
+        let _ = tokio::fs::remove_file(&tmp).await;
+        r
     }
 
     /// `os-vol-host-attr:host` as Cinder forms it: `host@backend#pool`.
