@@ -450,6 +450,22 @@ async fn volume_lifecycle_and_state_checks() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = c
+        .get(&format!("{base}/snapshots?sort=bogus:asc"), MEMBER)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = c
+        .get(&format!("{base}/snapshots/detail?offset=1"), MEMBER)
+        .await;
+    assert_eq!(r.body["snapshots"], json!([]));
+    let r = c
+        .post(
+            &format!("{base}/snapshots"),
+            MEMBER,
+            json!({"snapshot": {"volume_id": null}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     // A volume from the snapshot is at least its size.
     let r = c
         .post(

@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
             get(quota_show).put(quota_update).delete(quota_delete),
         )
         .route("/os-quota-sets/{target}/defaults", get(quota_defaults))
+        .route("/os-quota-class-sets/{class}", get(quota_class_show))
         .route("/limits", get(limits))
         .route("/os-availability-zone", get(availability_zones))
         .route("/os-services", get(services))
@@ -119,6 +120,22 @@ async fn quota_delete(
     let c = app.caller(&ctx)?;
     app.quota_delete(&c, &target).await?;
     Ok(status(StatusCode::OK))
+}
+
+/// `GET /os-quota-class-sets/default`: the configured defaults (read-only here).
+async fn quota_class_show(
+    State(app): AppState,
+    ctx: RequestContext,
+    Path((_project, class)): Path<(String, String)>,
+) -> Result<Response> {
+    let c = app.caller(&ctx)?;
+    app.authorize_own(&c, "volume_extension:quota_classes")?;
+    let mut body = quota_body(Some(&class), &app.quota_defaults());
+    body["quota_class_set"] = body["quota_set"].take();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("quota_set");
+    }
+    Ok(ok(body))
 }
 
 async fn limits(State(app): AppState, ctx: RequestContext) -> Result<Response> {

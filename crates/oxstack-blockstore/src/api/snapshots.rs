@@ -86,6 +86,8 @@ async fn snapshot_create(
     let m = member(&body, "snapshot")?;
     let volume_id = match m.get("volume_id") {
         Some(Value::String(s)) => s.clone(),
+        // Cinder looks a null volume up and does not find it.
+        Some(Value::Null) => return Err(Error::not_found("Volume None could not be found.")),
         _ => {
             return Err(Error::bad_request(
                 "Invalid input for field/attribute snapshot. 'volume_id' is a required property",
@@ -140,6 +142,7 @@ async fn list(
         metadata: query_meta(&q, "metadata")?,
         sort: parse_sort(&q)?,
         limit: parse_limit(q.get("limit"))?,
+        offset: parse_limit(q.get("offset"))?.unwrap_or(0),
         marker: q.get("marker").cloned(),
     };
     let snaps = app.snapshot_list(&c, &sq).await?;

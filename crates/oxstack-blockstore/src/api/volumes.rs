@@ -216,6 +216,7 @@ fn list_query(q: &HashMap<String, String>) -> Result<VolumeQuery> {
         metadata: query_meta(q, "metadata")?,
         sort: parse_sort(q)?,
         limit: parse_limit(q.get("limit"))?,
+        offset: parse_limit(q.get("offset"))?.unwrap_or(0),
         marker: q.get("marker").cloned(),
     })
 }

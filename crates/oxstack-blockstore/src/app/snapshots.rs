@@ -29,6 +29,8 @@ pub struct SnapshotQuery {
     pub sort: Vec<(String, bool)>,
     pub limit: Option<usize>,
     pub marker: Option<String>,
+    /// Items skipped before the page (Cinder's `offset`).
+    pub offset: usize,
 }
 
 impl App {
@@ -149,6 +151,23 @@ impl App {
                     .is_none_or(|m| m.iter().all(|(k, val)| s.metadata.get(k) == Some(val)))
             })
             .collect();
+        for (k, _) in &q.sort {
+            if ![
+                "id",
+                "name",
+                "display_name",
+                "status",
+                "size",
+                "created_at",
+                "updated_at",
+            ]
+            .contains(&k.as_str())
+            {
+                return Err(Error::bad_request(format!(
+                    "Invalid input received: Invalid sort key {k}"
+                )));
+            }
+        }
         for (k, asc) in q.sort.iter().rev() {
             let cmp = |a: &Snapshot, b: &Snapshot| match k.as_str() {
                 "id" => a.id.cmp(&b.id),
@@ -164,6 +183,7 @@ impl App {
                 snaps.sort_by(|a, b| cmp(b, a));
             }
         }
+        snaps.drain(..q.offset.min(snaps.len()));
         page(snaps, |s| &s.id, q.marker.as_deref(), q.limit)
     }
 

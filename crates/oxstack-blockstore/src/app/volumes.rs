@@ -39,6 +39,8 @@ pub struct VolumeQuery {
     pub sort: Vec<(String, bool)>,
     pub limit: Option<usize>,
     pub marker: Option<String>,
+    /// Items skipped before the page (Cinder's `offset`).
+    pub offset: usize,
 }
 
 /// A volume as the API renders it: with its type's name and its attachments.
@@ -478,6 +480,7 @@ impl App {
             b.id.cmp(&a.id)
         });
         let count = vols.len();
+        vols.drain(..q.offset.min(vols.len()));
         let vols = page(vols, |v| &v.id, q.marker.as_deref(), q.limit)?;
         let mut out = Vec::with_capacity(vols.len());
         for v in vols {
