@@ -37,11 +37,12 @@ expect_json "volume create (1 GiB, with the type)" \
   'd["name"] == E["V"] and d["size"] == 1 and d["type"] == E["T"]' \
   openstack volume create --size 1 --type "$T" "$V" -f json
 VID=$(jget id)
+export VID
 defer openstack volume delete --force "$VID"
 ok "volume becomes available" wait_status volume "$VID" available
 expect_has "volume list" "$V" openstack volume list -f value -c Name
-expect_json "volume show" 'd["id"] == E["V_ID"] and d["status"] == "available" and d["bootable"] == "false"' \
-  env V_ID="$VID" openstack volume show "$VID" -f json
+expect_json "volume show" 'd["id"] == E["VID"] and d["status"] == "available" and d["bootable"] == "false"' \
+  openstack volume show "$VID" -f json
 ok "volume set --name --description --property" \
   openstack volume set --name "$V-2" --description "cli volume" --property k=v "$VID"
 expect_json "volume show after set" \
