@@ -41,7 +41,7 @@ export VID
 defer openstack volume delete --force "$VID"
 ok "volume becomes available" wait_status volume "$VID" available
 expect_has "volume list" "$V" openstack volume list -f value -c Name
-expect_json "volume show" 'd["id"] == E["VID"] and d["status"] == "available" and d["bootable"] == "false"' \
+expect_json "volume show" 'd["id"] == E["VID"] and d["status"] == "available" and d["bootable"] in (False, "false")' \
   openstack volume show "$VID" -f json
 ok "volume set --name --description --property" \
   openstack volume set --name "$V-2" --description "cli volume" --property k=v "$VID"
