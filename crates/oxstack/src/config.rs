@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use oxstack_blockstore::BlockStoreConfig;
 use oxstack_common::config::{self, ConfigError, DatabaseConfig, LogConfig, ServerConfig};
 use oxstack_compute::ComputeConfig;
 use oxstack_identity::IdentityConfig;
@@ -23,6 +24,8 @@ pub enum ServiceName {
     #[serde(rename = "objectstore")]
     #[value(name = "objectstore")]
     ObjectStore,
+    #[value(name = "blockstore")]
+    BlockStore,
 }
 
 impl ServiceName {
@@ -33,6 +36,7 @@ impl ServiceName {
         ServiceName::Compute,
         ServiceName::Network,
         ServiceName::ObjectStore,
+        ServiceName::BlockStore,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl ServiceName {
             ServiceName::Compute => "compute",
             ServiceName::Network => "network",
             ServiceName::ObjectStore => "objectstore",
+            ServiceName::BlockStore => "blockstore",
         }
     }
 }
@@ -64,6 +69,7 @@ pub struct Config {
     pub compute: ComputeConfig,
     pub network: NetworkConfig,
     pub objectstore: ObjectStoreConfig,
+    pub blockstore: BlockStoreConfig,
 }
 
 impl Default for Config {
@@ -80,6 +86,7 @@ impl Default for Config {
             compute: ComputeConfig::default(),
             network: NetworkConfig::default(),
             objectstore: ObjectStoreConfig::default(),
+            blockstore: BlockStoreConfig::default(),
         }
     }
 }
@@ -95,6 +102,7 @@ impl Config {
         cfg.image.validate().map_err(ConfigError)?;
         cfg.compute.validate().map_err(ConfigError)?;
         cfg.objectstore.validate().map_err(ConfigError)?;
+        cfg.blockstore.validate().map_err(ConfigError)?;
         if cfg.services.is_empty() {
             return Err(ConfigError(
                 "key `services`: at least one service must be enabled".into(),
@@ -115,6 +123,7 @@ impl Config {
             ServiceName::Compute => self.compute.port,
             ServiceName::Network => self.network.port,
             ServiceName::ObjectStore => self.objectstore.port,
+            ServiceName::BlockStore => self.blockstore.port,
         }
     }
 
@@ -128,6 +137,10 @@ impl Config {
             .fernet_key_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("fernet-keys"))
+    }
+
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.blockstore.volumes_dir_in(&self.data_dir)
     }
 
     pub fn image_store_dir(&self) -> PathBuf {

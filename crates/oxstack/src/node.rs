@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxstack_blockstore::{BlockStore, BlockStoreOptions};
 use oxstack_common::bus::InProcessBus;
 use oxstack_common::cache::{Cache, InProcessCache};
 use oxstack_common::config::LogConfig;
@@ -69,6 +70,7 @@ const MIGRATIONS: &[(&str, &[oxstack_common::db::Migration])] = &[
         oxstack_objectstore::SERVICE,
         oxstack_objectstore::MIGRATIONS,
     ),
+    (oxstack_blockstore::SERVICE, oxstack_blockstore::MIGRATIONS),
 ];
 
 async fn migrate_all(db: &Db) -> Result<(), CliError> {
@@ -122,40 +124,59 @@ async fn open_image(cfg: &Config, db: Db) -> Result<Image, CliError> {
 fn catalog(cfg: &Config) -> Vec<CatalogEntry> {
     cfg.services
         .iter()
-        .map(|s| match s {
-            ServiceName::Identity => CatalogEntry {
+        .flat_map(|s| match s {
+            ServiceName::Identity => vec![CatalogEntry {
                 service_type: "identity".into(),
                 name: "keystone".into(),
                 url: format!("{}/v3", cfg.public_url(ServiceName::Identity)),
-            },
-            ServiceName::Image => CatalogEntry {
+            }],
+            ServiceName::Image => vec![CatalogEntry {
                 service_type: "image".into(),
                 name: "glance".into(),
                 url: cfg.public_url(ServiceName::Image),
-            },
-            ServiceName::Placement => CatalogEntry {
+            }],
+            ServiceName::Placement => vec![CatalogEntry {
                 service_type: "placement".into(),
                 name: "placement".into(),
                 url: cfg.public_url(ServiceName::Placement),
-            },
-            ServiceName::Compute => CatalogEntry {
+            }],
+            ServiceName::Compute => vec![CatalogEntry {
                 service_type: "compute".into(),
                 name: "nova".into(),
                 url: format!("{}/v2.1", cfg.public_url(ServiceName::Compute)),
-            },
-            ServiceName::Network => CatalogEntry {
+            }],
+            ServiceName::Network => vec![CatalogEntry {
                 service_type: "network".into(),
                 name: "neutron".into(),
                 url: cfg.public_url(ServiceName::Network),
-            },
-            ServiceName::ObjectStore => CatalogEntry {
+            }],
+            ServiceName::ObjectStore => vec![CatalogEntry {
                 service_type: "object-store".into(),
                 name: "swift".into(),
                 url: format!(
                     "{}/v1/AUTH_%(project_id)s",
                     cfg.public_url(ServiceName::ObjectStore)
                 ),
-            },
+            }],
+            // Keystone substitutes `%(project_id)s` with the token's project.
+            ServiceName::BlockStore => {
+                let url = format!(
+                    "{}/v3/%(project_id)s",
+                    cfg.public_url(ServiceName::BlockStore)
+                );
+                vec![
+                    CatalogEntry {
+                        service_type: "block-storage".into(),
+                        name: "cinder".into(),
+                        url: url.clone(),
+                    },
+                    CatalogEntry {
+                        service_type: "volumev3".into(),
+                        name: "cinderv3".into(),
+                        url,
+                    },
+                ]
+            }
         })
         .collect()
 }
@@ -326,18 +347,26 @@ async fn start(
         } else {
             None
         };
+        let blockstore = if services.contains(&ServiceName::BlockStore) {
+            Some(open_blockstore(cfg, db.clone()).await?)
+        } else {
+            None
+        };
         Ok::<_, CliError>((
             db,
             identity,
-            image,
-            placement,
-            compute,
-            network,
-            objectstore,
+            Opened {
+                image,
+                placement,
+                compute,
+                network,
+                objectstore,
+                blockstore,
+            },
         ))
     }
     .await;
-    let (db, identity, image, placement, compute, network, objectstore) = match result {
+    let (db, identity, opened) = match result {
         Ok(v) => v,
         Err(e) => {
             if fresh {
@@ -354,40 +383,64 @@ async fn start(
     };
     let routers = listeners
         .into_iter()
-        .map(|(s, l)| {
-            let router = match s {
-                ServiceName::Identity => {
-                    stack.wrap("identity", ErrorStyle::Keystone, identity.router())
-                }
-                ServiceName::Image => match &image {
-                    Some(image) => stack.wrap("image", ErrorStyle::PlainText, image.router()),
-                    None => axum::Router::new(),
-                },
-                ServiceName::Placement => match &placement {
-                    Some(p) => stack.wrap("placement", ErrorStyle::Placement, p.router()),
-                    None => axum::Router::new(),
-                },
-                ServiceName::Compute => match &compute {
-                    Some((c, _)) => stack.wrap("compute", ErrorStyle::Nova, c.router()),
-                    None => axum::Router::new(),
-                },
-                ServiceName::Network => match &network {
-                    Some(n) => stack.wrap("network", ErrorStyle::Neutron, n.router()),
-                    None => axum::Router::new(),
-                },
-                ServiceName::ObjectStore => match &objectstore {
-                    Some(o) => stack.wrap("objectstore", ErrorStyle::PlainText, o.router()),
-                    None => axum::Router::new(),
-                },
-            };
-            (s, l, router)
-        })
+        .filter_map(|(s, l)| Some((s, l, opened.router(s, &stack, &identity)?)))
         .collect();
     Ok(Running {
         db,
         routers,
-        _agent: compute.map(|(_, a)| a),
+        _agent: opened.compute.map(|(_, a)| a),
     })
+}
+
+/// The services this node opened besides identity (`None`: not enabled here).
+struct Opened {
+    image: Option<Image>,
+    placement: Option<Placement>,
+    compute: Option<(Compute, oxstack_compute::agent::AgentHandle)>,
+    network: Option<Network>,
+    objectstore: Option<ObjectStore>,
+    blockstore: Option<BlockStore>,
+}
+
+impl Opened {
+    /// Service `s`'s routes inside the shared HTTP stack, in its own error shape.
+    fn router(&self, s: ServiceName, stack: &Stack, identity: &Identity) -> Option<axum::Router> {
+        Some(match s {
+            ServiceName::Identity => {
+                stack.wrap("identity", ErrorStyle::Keystone, identity.router())
+            }
+            ServiceName::Image => stack.wrap(
+                "image",
+                ErrorStyle::PlainText,
+                self.image.as_ref()?.router(),
+            ),
+            ServiceName::Placement => stack.wrap(
+                "placement",
+                ErrorStyle::Placement,
+                self.placement.as_ref()?.router(),
+            ),
+            ServiceName::Compute => stack.wrap(
+                "compute",
+                ErrorStyle::Nova,
+                self.compute.as_ref()?.0.router(),
+            ),
+            ServiceName::Network => stack.wrap(
+                "network",
+                ErrorStyle::Neutron,
+                self.network.as_ref()?.router(),
+            ),
+            ServiceName::ObjectStore => stack.wrap(
+                "objectstore",
+                ErrorStyle::PlainText,
+                self.objectstore.as_ref()?.router(),
+            ),
+            ServiceName::BlockStore => stack.wrap(
+                "blockstore",
+                ErrorStyle::Nova,
+                self.blockstore.as_ref()?.router(),
+            ),
+        })
+    }
 }
 
 struct Running {
@@ -395,6 +448,29 @@ struct Running {
     routers: Vec<(ServiceName, TcpListener, axum::Router)>,
     /// The all-in-one host's compute agent.
     _agent: Option<oxstack_compute::agent::AgentHandle>,
+}
+
+/// The block storage API over this node's volumes directory.
+async fn open_blockstore(cfg: &Config, db: Db) -> Result<BlockStore, CliError> {
+    BlockStore::open(BlockStoreOptions {
+        config: cfg.blockstore.clone(),
+        db,
+        volumes_dir: cfg.volumes_dir(),
+        public_url: cfg.public_url(ServiceName::BlockStore),
+        driver: None,
+        image: Arc::new(oxstack_blockstore::image::HttpImageClient::new(&local_or(
+            cfg,
+            ServiceName::Image,
+            &cfg.blockstore.image_url,
+        ))),
+    })
+    .await
+    .map_err(|e| {
+        CliError::failed(
+            "block storage service cannot start",
+            oxstack_common::http::error_chain(&e),
+        )
+    })
 }
 
 /// The URL of `service`: this node's own when it runs here, else `configured`.
