@@ -73,6 +73,8 @@ pub trait ImageClient: Send + Sync + std::fmt::Debug {
         name: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<ImageInfo, ClientError>;
+    /// Deletes an image (no error when it is already gone).
+    async fn image_delete(&self, token: &str, id: &str) -> Result<(), ClientError>;
 }
 
 /// Amounts of resource classes (`VCPU`, `MEMORY_MB`, `DISK_GB`).
@@ -289,6 +291,25 @@ impl ImageClient for HttpImageClient {
             service: "image",
             detail: "image without id".into(),
         })
+    }
+
+    async fn image_delete(&self, token: &str, id: &str) -> Result<(), ClientError> {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(());
+        }
+        let (st, v) = self
+            .0
+            .send(
+                Method::DELETE,
+                &format!("/v2/images/{id}"),
+                &[("x-auth-token", token)],
+                None,
+            )
+            .await?;
+        match st {
+            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            s => Err(self.0.fail(s, &v)),
+        }
     }
 }
 
@@ -546,6 +567,14 @@ impl ImageClient for FakeImageClient {
         })?;
         img.status = "queued".into();
         Ok(img.clone())
+    }
+
+    async fn image_delete(&self, _token: &str, id: &str) -> Result<(), ClientError> {
+        self.images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        Ok(())
     }
 }
 

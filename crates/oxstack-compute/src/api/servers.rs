@@ -550,6 +550,57 @@ async fn server_action(
             }
             Ok(resp)
         }
+        "rebuild" => {
+            let m = arg.as_object().ok_or_else(|| {
+                Error::bad_request(format!(
+                    "Invalid input for field/attribute rebuild. Value: {arg}. {arg} is not of type 'object'"
+                ))
+            })?;
+            let rebuilt = app.server_rebuild(&ctx, &id, m, mv).await?;
+            let i = &rebuilt.instance;
+            let mut r = RenderCtx::new(&app, &ctx, mv, Some(&i.project_id)).await?;
+            r.extended = false;
+            r.host_status = None;
+            let fault = app.server_fault(i).await?;
+            let mut s = render(&app, &r, i, fault.as_ref(), View::Core);
+            s["adminPass"] = json!(rebuilt.admin_pass);
+            if mv.at_least(54) {
+                s["key_name"] = json!(i.key_name);
+            }
+            if mv.at_least(57) {
+                s["user_data"] = json!(i.user_data);
+            }
+            Ok(with_status(StatusCode::ACCEPTED, json!({"server": s})))
+        }
+        "shelve" => {
+            app.server_shelve(&ctx, &id).await?;
+            accepted()
+        }
+        "shelveOffload" => {
+            app.server_shelve_offload(&ctx, &id).await?;
+            accepted()
+        }
+        "unshelve" => {
+            app.server_unshelve(&ctx, &id).await?;
+            accepted()
+        }
+        "rescue" => {
+            let m = match arg {
+                Value::Object(m) => m.clone(),
+                Value::Null => Map::new(),
+                _ => {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field/attribute rescue. Value: {arg}. {arg} is not of type 'object'"
+                    )));
+                }
+            };
+            let pass = app.server_rescue(&ctx, &id, &m).await?;
+            Ok(ok(json!({"adminPass": pass})))
+        }
+        "unrescue" => {
+            app.server_unrescue(&ctx, &id).await?;
+            accepted()
+        }
         other => Err(Error::bad_request(format!(
             "There is no such action: {other}"
         ))),

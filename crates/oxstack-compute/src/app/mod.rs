@@ -6,6 +6,7 @@ pub mod admin;
 mod conductor;
 pub mod flavors;
 pub mod keypairs;
+mod lifecycle;
 mod quotas;
 mod servers;
 
@@ -22,6 +23,7 @@ use crate::config::ComputeConfig;
 use crate::rpc::{ComputeRpc, RpcContext};
 use crate::store::Store;
 
+pub use lifecycle::Rebuilt;
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
 pub use servers::{CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
 

@@ -3,10 +3,11 @@
 
 use oxstack_common::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial compute schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial compute schema",
+        sql: r#"
 CREATE TABLE compute_flavor (
     flavorid VARCHAR(255) NOT NULL PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
@@ -176,4 +177,17 @@ CREATE TABLE compute_server_group_member (
     PRIMARY KEY (group_uuid, instance_uuid)
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "instance system metadata",
+        sql: r#"
+CREATE TABLE compute_instance_system_metadata (
+    instance_uuid VARCHAR(36) NOT NULL,
+    meta_key VARCHAR(255) NOT NULL,
+    meta_value TEXT,
+    PRIMARY KEY (instance_uuid, meta_key)
+);
+"#,
+    },
+];
