@@ -218,3 +218,55 @@ async fn shelve_unshelve_and_rescue() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn x509_keypairs_are_generated() {
+    let c = cloud().await;
+    let r = c
+        .call(
+            Method::POST,
+            "/v2.1/os-keypairs",
+            Some(MEMBER),
+            Some(json!({"keypair": {"name": "cert", "type": "x509"}})),
+            Some("2.2"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let k = &r.body["keypair"];
+    assert_eq!(k["type"], "x509");
+    assert!(
+        k["public_key"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("-----BEGIN CERTIFICATE-----"))
+    );
+    assert!(
+        k["private_key"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("-----BEGIN RSA PRIVATE KEY-----"))
+    );
+    assert_eq!(
+        k["fingerprint"].as_str().map(|f| f.split(':').count()),
+        Some(20)
+    );
+    let r = c
+        .call(
+            Method::GET,
+            "/v2.1/os-keypairs/cert",
+            Some(MEMBER),
+            None,
+            Some("2.2"),
+        )
+        .await;
+    assert_eq!(r.body["keypair"]["type"], "x509");
+    // An unknown type is refused.
+    let r = c
+        .call(
+            Method::POST,
+            "/v2.1/os-keypairs",
+            Some(MEMBER),
+            Some(json!({"keypair": {"name": "bad", "type": "pgp"}})),
+            Some("2.2"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}

@@ -9,6 +9,7 @@ pub mod keypairs;
 mod lifecycle;
 mod quotas;
 mod servers;
+mod x509;
 
 use std::sync::Arc;
 
