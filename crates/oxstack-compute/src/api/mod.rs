@@ -3,6 +3,7 @@
 //! microversion.
 
 mod flavors;
+mod hosts;
 mod misc;
 mod servers;
 
@@ -28,6 +29,7 @@ pub fn router(app: Arc<App>) -> Router {
     let v21 = Router::new()
         .merge(servers::routes())
         .merge(flavors::routes())
+        .merge(hosts::routes())
         .merge(misc::routes())
         .layer(middleware::from_fn(microversion::negotiate));
     Router::new()

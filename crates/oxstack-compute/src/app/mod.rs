@@ -5,6 +5,7 @@
 pub mod admin;
 mod conductor;
 pub mod flavors;
+mod hosts;
 pub mod keypairs;
 mod lifecycle;
 mod quotas;
@@ -24,6 +25,7 @@ use crate::config::ComputeConfig;
 use crate::rpc::{ComputeRpc, RpcContext};
 use crate::store::Store;
 
+pub use hosts::{HostEntry, HostResource};
 pub use lifecycle::Rebuilt;
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
 pub use servers::{CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
