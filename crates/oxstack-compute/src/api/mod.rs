@@ -6,6 +6,7 @@ mod flavors;
 mod hosts;
 mod misc;
 mod servers;
+mod usage;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(servers::routes())
         .merge(flavors::routes())
         .merge(hosts::routes())
+        .merge(usage::routes())
         .merge(misc::routes())
         .layer(middleware::from_fn(microversion::negotiate));
     Router::new()

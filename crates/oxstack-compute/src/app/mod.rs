@@ -10,6 +10,7 @@ pub mod keypairs;
 mod lifecycle;
 mod quotas;
 mod servers;
+pub mod usage;
 mod x509;
 
 use std::sync::Arc;
