@@ -466,11 +466,24 @@ impl PlacementClient for HttpPlacementClient {
         project_id: &str,
         user_id: &str,
     ) -> Result<bool, ClientError> {
+        // A consumer that already holds allocations (a resize claims old + new flavor) must
+        // be written with its current generation, or placement answers 409.
+        let (st, current) = self
+            .call(Method::GET, &format!("/allocations/{consumer}"), None)
+            .await?;
+        let generation = if st == StatusCode::OK {
+            current
+                .get("consumer_generation")
+                .cloned()
+                .unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
         let body = json!({
             "allocations": {provider: {"resources": resources}},
             "project_id": project_id,
             "user_id": user_id,
-            "consumer_generation": null,
+            "consumer_generation": generation,
         });
         let (st, v) = self
             .call(
