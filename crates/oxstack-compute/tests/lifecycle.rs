@@ -270,3 +270,69 @@ async fn x509_keypairs_are_generated() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn restore_force_delete_and_migrate_refuse() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let id = c.server(MEMBER, "vm1", "1").await;
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/action");
+    let missing = "/v2.1/servers/00000000-0000-0000-0000-000000000000/action";
+    // Never soft-deleted: 409; unknown servers 404.
+    for a in ["restore", "forceDelete"] {
+        assert_eq!(
+            c.post(&path, MEMBER, json!({ a: null })).await.status,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            c.post(missing, MEMBER, json!({ a: null })).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    // Cold migration: admins only, 404 for unknown servers, no other host to go to.
+    assert_eq!(
+        c.post(missing, ADMIN, json!({"migrate": null}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.post(&path, MEMBER, json!({"migrate": null})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.post(&path, ADMIN, json!({"migrate": null})).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn private_flavors_start_without_access_and_is_public_filters_are_strict() {
+    let c = cloud().await;
+    let r = c
+        .post(
+            "/v2.1/flavors",
+            ADMIN,
+            json!({"flavor": {"name": "priv", "ram": 64, "vcpus": 1, "disk": 0, "id": "p1",
+                              "os-flavor-access:is_public": "False"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = c.get("/v2.1/flavors/p1/os-flavor-access", ADMIN).await;
+    assert_eq!(r.body["flavor_access"], json!([]));
+    for v in ["f", "false", "no", "0"] {
+        let r = c
+            .get(&format!("/v2.1/flavors/detail?is_public={v}"), ADMIN)
+            .await;
+        assert!(
+            r.body["flavors"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["id"] == "p1")),
+            "{v}: {:?}",
+            r.body
+        );
+    }
+    let r = c.get("/v2.1/flavors?is_public=maybe", ADMIN).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}

@@ -597,6 +597,15 @@ async fn server_action(
             let pass = app.server_rescue(&ctx, &id, &m).await?;
             Ok(ok(json!({"adminPass": pass})))
         }
+        "restore" | "forceDelete" => {
+            app.server_deferred_delete(&ctx, &id, action == "restore")
+                .await?;
+            accepted()
+        }
+        "migrate" => {
+            app.server_migrate(&ctx, &id).await?;
+            accepted()
+        }
         "unrescue" => {
             app.server_unrescue(&ctx, &id).await?;
             accepted()

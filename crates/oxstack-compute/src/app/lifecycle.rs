@@ -325,4 +325,44 @@ impl App {
         self.cast(&c, &i, "unrescue_instance", json!({})).await;
         Ok(())
     }
+
+    /// `restore` / `forceDelete` of a soft-deleted server. Deletes here are never deferred
+    /// (`reclaim_instance_interval` 0), so no server is ever SOFT_DELETED: 409 for any
+    /// server that exists.
+    pub async fn server_deferred_delete(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        restore: bool,
+    ) -> Result<()> {
+        let c = self.caller(ctx)?;
+        let rule = if restore {
+            "os_compute_api:os-deferred-delete:restore"
+        } else {
+            "os_compute_api:os-deferred-delete:force"
+        };
+        let i = self.server_for(&c, id, rule).await?;
+        Err(state_conflict(
+            &i,
+            if restore { "restore" } else { "forceDelete" },
+        ))
+    }
+
+    /// `migrate` (cold): checked, then there is never another host to move to.
+    /// TODO-correctness: schedule onto another compute host once multi-host scheduling of
+    /// moves exists.
+    pub async fn server_migrate(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+        let c = self.caller(ctx)?;
+        let i = self
+            .server_for(&c, id, "os_compute_api:os-migrate-server:migrate")
+            .await?;
+        if !Allowed::new(Some(&[vm::ACTIVE, vm::STOPPED]), NO_TASK)
+            .permits(&i.vm_state, i.task_state.as_deref())
+        {
+            return Err(state_conflict(&i, "migrate"));
+        }
+        Err(Error::bad_request(
+            "No valid host was found. No valid host found for cold migrate",
+        ))
+    }
 }
