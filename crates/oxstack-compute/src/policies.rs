@@ -142,6 +142,7 @@ pub const API: &[RuleDefault] = rules! {
     "os_compute_api:os-hypervisors:list" => ADMIN, "List all hypervisors", [("GET", "/os-hypervisors")];
     "os_compute_api:os-hypervisors:list-detail" => ADMIN, "List all hypervisors with details", [("GET", "/os-hypervisors/details")];
     "os_compute_api:os-hypervisors:statistics" => ADMIN, "Show summary statistics for all hypervisors over all compute nodes", [("GET", "/os-hypervisors/statistics")];
+    "os_compute_api:os-hypervisors:uptime" => ADMIN, "Show the uptime of a hypervisor", [("GET", "/os-hypervisors/{hypervisor_id}/uptime")];
     "os_compute_api:os-hypervisors:show" => ADMIN, "Show details for a hypervisor", [("GET", "/os-hypervisors/{hypervisor_id}")];
     "os_compute_api:os-hypervisors:search" => ADMIN, "Search hypervisor by hypervisor_hostname pattern", [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/search")];
     "os_compute_api:os-hypervisors:servers" => ADMIN, "List all servers on hypervisors that can match the provided hypervisor_hostname pattern", [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/servers")];

@@ -131,3 +131,30 @@ async fn os_hosts_list_show_update_and_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn hypervisor_uptime() {
+    let c = cloud().await;
+    let r = c.get("/v2.1/os-hypervisors", ADMIN).await;
+    let id = r.body["hypervisors"][0]["id"].to_string();
+    let r = c
+        .get(&format!("/v2.1/os-hypervisors/{id}/uptime"), ADMIN)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        r.body["hypervisor"]["uptime"]
+            .as_str()
+            .is_some_and(|u| u.contains(" up "))
+    );
+    assert_eq!(r.body["hypervisor"]["state"], "up");
+    assert_eq!(
+        c.get(&format!("/v2.1/os-hypervisors/{id}/uptime"), MEMBER)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.get("/v2.1/os-hypervisors/999/uptime", ADMIN).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
