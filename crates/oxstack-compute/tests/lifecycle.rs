@@ -336,3 +336,31 @@ async fn private_flavors_start_without_access_and_is_public_filters_are_strict()
     let r = c.get("/v2.1/flavors?is_public=maybe", ADMIN).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn server_diagnostics_for_admins() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let id = c.server(MEMBER, "vm1", "1").await;
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/diagnostics");
+    let r = c.get(&path, ADMIN).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["memory"], 512 * 1024);
+    let r = c
+        .call(Method::GET, &path, Some(ADMIN), None, Some("2.48"))
+        .await;
+    assert_eq!(r.body["state"], "running");
+    assert_eq!(r.body["num_cpus"], 1);
+    assert_eq!(r.body["memory_details"]["maximum"], 512);
+    assert_eq!(c.get(&path, MEMBER).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        c.get(
+            "/v2.1/servers/00000000-0000-0000-0000-000000000000/diagnostics",
+            ADMIN
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}

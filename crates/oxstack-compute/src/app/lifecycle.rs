@@ -365,4 +365,16 @@ impl App {
             "No valid host was found. No valid host found for cold migrate",
         ))
     }
+
+    /// The server whose diagnostics an admin asks for (it must be on a host).
+    pub async fn server_diagnostics(&self, ctx: &RequestContext, id: &str) -> Result<Instance> {
+        let c = self.caller(ctx)?;
+        let i = self
+            .server_for(&c, id, "os_compute_api:os-server-diagnostics")
+            .await?;
+        if i.host.is_none() || i.vm_state == vm::BUILDING {
+            return Err(state_conflict(&i, "get_diagnostics"));
+        }
+        Ok(i)
+    }
 }
