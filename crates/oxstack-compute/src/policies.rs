@@ -74,6 +74,7 @@ pub const API: &[RuleDefault] = rules! {
     "os_compute_api:os-deferred-delete:force" => MEMBER, "Force delete a server before deferred cleanup", [("POST", "/servers/{server_id}/action (forceDelete)")];
     "os_compute_api:os-migrate-server:migrate" => ADMIN, "Cold migrate a server to a host", [("POST", "/servers/{server_id}/action (migrate)")];
     "os_compute_api:os-server-diagnostics" => ADMIN, "Show the usage data for a server", [("GET", "/servers/{server_id}/diagnostics")];
+    "os_compute_api:os-admin-password" => MEMBER, "Change the administrative password for a server", [("POST", "/servers/{server_id}/action (changePassword)")];
     "os_compute_api:servers:rebuild" => MEMBER, "Rebuild a server", [("POST", "/servers/{server_id}/action (rebuild)")];
     "os_compute_api:os-shelve:shelve" => MEMBER, "Shelve server", [("POST", "/servers/{server_id}/action (shelve)")];
     "os_compute_api:os-shelve:shelve_offload" => ADMIN, "Shelf-offload (remove) server", [("POST", "/servers/{server_id}/action (shelveOffload)")];

@@ -364,3 +364,43 @@ async fn server_diagnostics_for_admins() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn change_password() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let id = c.server(MEMBER, "vm1", "1").await;
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/action");
+    let r = c
+        .post(
+            &path,
+            MEMBER,
+            json!({"changePassword": {"adminPass": "n3w"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(
+        c.post(&path, MEMBER, json!({"changePassword": {}}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        c.post(&path, READER, json!({"changePassword": {"adminPass": "x"}}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.post(&path, MEMBER, json!({"os-stop": null})).await.status,
+        StatusCode::ACCEPTED
+    );
+    c.wait(&id, "SHUTOFF").await;
+    assert_eq!(
+        c.post(&path, MEMBER, json!({"changePassword": {"adminPass": "x"}}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+}

@@ -603,6 +603,11 @@ async fn server_action(
                 .await?;
             accepted()
         }
+        "changePassword" => {
+            let m = arg.as_object().cloned().unwrap_or_default();
+            app.server_change_password(&ctx, &id, &m).await?;
+            accepted()
+        }
         "migrate" => {
             app.server_migrate(&ctx, &id).await?;
             accepted()
