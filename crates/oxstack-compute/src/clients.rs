@@ -83,6 +83,8 @@ pub trait ImageClient: Send + Sync + std::fmt::Debug {
             detail: "this image client cannot download image data".into(),
         })
     }
+    /// Deletes an image (no error when it is already gone).
+    async fn image_delete(&self, token: &str, id: &str) -> Result<(), ClientError>;
 }
 
 /// Amounts of resource classes (`VCPU`, `MEMORY_MB`, `DISK_GB`).
@@ -338,6 +340,25 @@ impl ImageClient for HttpImageClient {
             detail: "image without id".into(),
         })
     }
+
+    async fn image_delete(&self, token: &str, id: &str) -> Result<(), ClientError> {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(());
+        }
+        let (st, v) = self
+            .0
+            .send(
+                Method::DELETE,
+                &format!("/v2/images/{id}"),
+                &[("x-auth-token", token)],
+                None,
+            )
+            .await?;
+        match st {
+            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            s => Err(self.0.fail(s, &v)),
+        }
+    }
 }
 
 /// Placement over HTTP (microversion 1.28: consumer generations).
@@ -493,11 +514,24 @@ impl PlacementClient for HttpPlacementClient {
         project_id: &str,
         user_id: &str,
     ) -> Result<bool, ClientError> {
+        // A consumer that already holds allocations (a resize claims old + new flavor) must
+        // be written with its current generation, or placement answers 409.
+        let (st, current) = self
+            .call(Method::GET, &format!("/allocations/{consumer}"), None)
+            .await?;
+        let generation = if st == StatusCode::OK {
+            current
+                .get("consumer_generation")
+                .cloned()
+                .unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
         let body = json!({
             "allocations": {provider: {"resources": resources}},
             "project_id": project_id,
             "user_id": user_id,
-            "consumer_generation": null,
+            "consumer_generation": generation,
         });
         let (st, v) = self
             .call(
@@ -626,6 +660,14 @@ impl ImageClient for FakeImageClient {
         })?;
         img.status = "queued".into();
         Ok(img.clone())
+    }
+
+    async fn image_delete(&self, _token: &str, id: &str) -> Result<(), ClientError> {
+        self.images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        Ok(())
     }
 }
 

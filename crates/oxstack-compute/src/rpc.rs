@@ -8,6 +8,8 @@
 //!   stop_instance, start_instance, pause_instance, unpause_instance, suspend_instance,
 //!   resume_instance, finish_resize (same host), confirm_resize, revert_resize,
 //!   snapshot_instance (image_id) (casts), get_console_output (call, length)
+//! - 1.1: rebuild_instance, shelve_instance (offload), shelve_offload_instance,
+//!   unshelve_instance, rescue_instance, unrescue_instance (casts)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use oxstack_common::bus::{Bus, BusError, Message};
 use serde_json::{Value, json};
 
 /// The version this side speaks.
-pub const VERSION: &str = "1.0";
+pub const VERSION: &str = "1.1";
 /// The major version the agent accepts.
 pub const MAJOR: &str = "1";
 

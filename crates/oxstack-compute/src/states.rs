@@ -56,6 +56,9 @@ pub mod task {
     pub const SOFT_DELETING: &str = "soft-deleting";
     pub const RESTORING: &str = "restoring";
     pub const SHELVING: &str = "shelving";
+    pub const SHELVING_IMAGE_PENDING_UPLOAD: &str = "shelving_image_pending_upload";
+    pub const SHELVING_IMAGE_UPLOADING: &str = "shelving_image_uploading";
+    pub const SHELVING_OFFLOADING: &str = "shelving_offloading";
     pub const UNSHELVING: &str = "unshelving";
     pub const RESCUING: &str = "rescuing";
     pub const UNRESCUING: &str = "unrescuing";

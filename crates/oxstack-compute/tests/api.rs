@@ -11,8 +11,8 @@ async fn versions_and_microversion_negotiation() {
     let c = cloud().await;
     let r = c.call(Method::GET, "/", None, None, None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["versions"][0]["version"], "2.60");
-    assert_eq!(r.body["versions"][0]["min_version"], "2.1");
+    assert_eq!(r.body["versions"][1]["version"], "2.60");
+    assert_eq!(r.body["versions"][1]["min_version"], "2.1");
     let r = c.call(Method::GET, "/v2.1", None, None, None).await;
     assert_eq!(r.body["version"]["id"], "v2.1");
     assert!(

@@ -4,6 +4,7 @@
 //! in the store, and on start-up finishes or rolls back what a crash interrupted.
 
 pub mod driver;
+mod lifecycle;
 pub mod qemu;
 
 use std::sync::Arc;
@@ -436,7 +437,10 @@ impl Agent {
                 };
                 Ok(Value::String(text))
             }
-            other => Err(format!("unknown method {other}")),
+            other => match self.dispatch_lifecycle(other, uuid, req, args).await {
+                Some(outcome) => outcome,
+                None => Err(format!("unknown method {other}")),
+            },
         }
     }
 

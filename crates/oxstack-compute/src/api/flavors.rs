@@ -68,13 +68,20 @@ fn query(q: &HashMap<String, String>, is_admin_hint: bool) -> Result<FlavorQuery
             })
             .transpose()
     };
-    let is_public = q
-        .get("is_public")
-        .map(|v| match v.to_ascii_lowercase().as_str() {
+    // oslo's strict bool_from_string, plus `none` for every flavor.
+    let is_public = match q.get("is_public") {
+        None => None,
+        Some(v) => Some(match v.to_ascii_lowercase().as_str() {
             "none" | "all" => None,
-            "false" | "0" | "no" | "off" => Some(false),
-            _ => Some(true),
-        });
+            "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+            "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+            _ => {
+                return Err(Error::bad_request(format!(
+                    "Invalid is_public filter [{v}]"
+                )));
+            }
+        }),
+    };
     let _ = is_admin_hint;
     Ok(FlavorQuery {
         is_public,

@@ -50,6 +50,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/os-hypervisors/detail", get(hypervisor_detail))
         .route("/os-hypervisors/statistics", get(hypervisor_stats))
         .route("/os-hypervisors/{id}", get(hypervisor_show))
+        .route("/os-hypervisors/{id}/uptime", get(hypervisor_uptime))
         .route("/os-hypervisors/{pattern}/search", get(hypervisor_search))
         .route("/os-hypervisors/{pattern}/servers", get(hypervisor_servers))
         .route("/os-server-groups", get(group_list).post(group_create))
@@ -741,6 +742,35 @@ async fn hypervisor_stats(State(app): AppState, ctx: RequestContext) -> Result<R
         s.entry(k).or_default();
     }
     Ok(ok(json!({ "hypervisor_statistics": s })))
+}
+
+/// `GET /os-hypervisors/{id}/uptime`: the host's uptime in the `uptime` command's words,
+/// counted from its compute service's registration.
+async fn hypervisor_uptime(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let hs = app
+        .hypervisor_list(&ctx, "os_compute_api:os-hypervisors:uptime", false)
+        .await?;
+    let h = hs
+        .iter()
+        .find(|h| h.node.uuid == id || (!mv.at_least(53) && h.node.id.to_string() == id))
+        .ok_or_else(|| Error::not_found(format!("Hypervisor with ID {id} could not be found.")))?;
+    let now = oxstack_common::time::now();
+    let up_s = (now.timestamp_micros() - h.service.service.created_at).max(0) / 1_000_000;
+    let uptime = format!(
+        " {} up {} days, {:02}:{:02},  0 users,  load average: 0.00, 0.00, 0.00",
+        now.format("%H:%M:%S"),
+        up_s / 86_400,
+        (up_s % 86_400) / 3600,
+        (up_s % 3600) / 60
+    );
+    let mut v = hyp_basic(h, mv);
+    v["uptime"] = json!(uptime);
+    Ok(ok(json!({ "hypervisor": v })))
 }
 
 async fn hypervisor_show(

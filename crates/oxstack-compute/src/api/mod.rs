@@ -3,8 +3,10 @@
 //! microversion.
 
 mod flavors;
+mod hosts;
 mod misc;
 mod servers;
+mod usage;
 
 use std::sync::Arc;
 
@@ -28,10 +30,14 @@ pub fn router(app: Arc<App>) -> Router {
     let v21 = Router::new()
         .merge(servers::routes())
         .merge(flavors::routes())
+        .merge(hosts::routes())
+        .merge(usage::routes())
         .merge(misc::routes())
         .layer(middleware::from_fn(microversion::negotiate));
     Router::new()
         .route("/", get(versions))
+        .route("/v2", get(version_v20))
+        .route("/v2/", get(version_v20))
         .route("/v2.1", get(version))
         .route("/v2.1/", get(version))
         .nest("/v2.1", v21)
@@ -63,8 +69,31 @@ fn version_doc(app: &App) -> Value {
     })
 }
 
+/// The legacy v2.0 API, listed first as Nova lists it (it is served as v2.1 without
+/// microversions; only its version document is answered here).
+fn version_doc_v20(app: &App) -> Value {
+    json!({
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": format!("{}/v2/", app.public_url)}],
+    })
+}
+
 async fn versions(State(app): AppState) -> Response {
-    axum::Json(json!({"versions": [version_doc(&app)]})).into_response()
+    axum::Json(json!({"versions": [version_doc_v20(&app), version_doc(&app)]})).into_response()
+}
+
+async fn version_v20(State(app): AppState) -> Response {
+    let mut v = version_doc_v20(&app);
+    v["links"] = json!([
+        {"rel": "self", "href": format!("{}/v2/", app.public_url)},
+        {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"},
+    ]);
+    v["media-types"] = json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}]);
+    axum::Json(json!({ "version": v })).into_response()
 }
 
 async fn version(State(app): AppState) -> Response {

@@ -47,6 +47,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
             "/servers/{id}/tags/{tag}",
             get(tag_check).put(tag_add).delete(tag_delete),
         )
+        .route("/servers/{id}/diagnostics", get(diagnostics))
         .route("/servers/{id}/ips", get(ips))
         .route("/servers/{id}/ips/{network}", get(ip_network))
         .route("/servers/{id}/os-instance-actions", get(action_list))
@@ -550,10 +551,120 @@ async fn server_action(
             }
             Ok(resp)
         }
+        "rebuild" => {
+            let m = arg.as_object().ok_or_else(|| {
+                Error::bad_request(format!(
+                    "Invalid input for field/attribute rebuild. Value: {arg}. {arg} is not of type 'object'"
+                ))
+            })?;
+            let rebuilt = app.server_rebuild(&ctx, &id, m, mv).await?;
+            let i = &rebuilt.instance;
+            let mut r = RenderCtx::new(&app, &ctx, mv, Some(&i.project_id)).await?;
+            r.extended = false;
+            r.host_status = None;
+            let fault = app.server_fault(i).await?;
+            let mut s = render(&app, &r, i, fault.as_ref(), View::Core);
+            s["adminPass"] = json!(rebuilt.admin_pass);
+            if mv.at_least(54) {
+                s["key_name"] = json!(i.key_name);
+            }
+            if mv.at_least(57) {
+                s["user_data"] = json!(i.user_data);
+            }
+            Ok(with_status(StatusCode::ACCEPTED, json!({"server": s})))
+        }
+        "shelve" => {
+            app.server_shelve(&ctx, &id).await?;
+            accepted()
+        }
+        "shelveOffload" => {
+            app.server_shelve_offload(&ctx, &id).await?;
+            accepted()
+        }
+        "unshelve" => {
+            app.server_unshelve(&ctx, &id).await?;
+            accepted()
+        }
+        "rescue" => {
+            let m = match arg {
+                Value::Object(m) => m.clone(),
+                Value::Null => Map::new(),
+                _ => {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field/attribute rescue. Value: {arg}. {arg} is not of type 'object'"
+                    )));
+                }
+            };
+            let pass = app.server_rescue(&ctx, &id, &m).await?;
+            Ok(ok(json!({"adminPass": pass})))
+        }
+        "restore" | "forceDelete" => {
+            app.server_deferred_delete(&ctx, &id, action == "restore")
+                .await?;
+            accepted()
+        }
+        "changePassword" => {
+            let m = arg.as_object().cloned().unwrap_or_default();
+            app.server_change_password(&ctx, &id, &m).await?;
+            accepted()
+        }
+        "migrate" => {
+            app.server_migrate(&ctx, &id).await?;
+            accepted()
+        }
+        "unrescue" => {
+            app.server_unrescue(&ctx, &id).await?;
+            accepted()
+        }
         other => Err(Error::bad_request(format!(
             "There is no such action: {other}"
         ))),
     }
+}
+
+/// `GET /servers/{id}/diagnostics`. Drivers report no counters yet, so the numbers are the
+/// server's flavor and zeros; 2.48+ uses the standard format (its `driver` enum has no
+/// `fake`, and the qemu driver is closest to `libvirt`, as Nova's own fake driver says).
+async fn diagnostics(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let i = app.server_diagnostics(&ctx, &id).await?;
+    let mem_kb = i.flavor.memory_mb * 1024;
+    if !mv.at_least(48) {
+        return Ok(ok(json!({
+            "cpu0_time": 0, "memory": mem_kb, "memory-actual": mem_kb,
+            "vda_read": 0, "vda_read_req": 0, "vda_write": 0, "vda_write_req": 0, "vda_errors": -1,
+        })));
+    }
+    let state = match i.power_state {
+        states::power::RUNNING => "running",
+        states::power::PAUSED => "paused",
+        states::power::SUSPENDED => "suspended",
+        states::power::CRASHED => "crashed",
+        states::power::SHUTDOWN => "shutdown",
+        _ => "pending",
+    };
+    let uptime = i
+        .launched_at
+        .map(|l| (oxstack_common::time::now().timestamp_micros() - l).max(0) / 1_000_000);
+    Ok(ok(json!({
+        "state": state,
+        "driver": "libvirt",
+        "hypervisor": null,
+        "hypervisor_os": null,
+        "uptime": uptime,
+        "config_drive": i.config_drive == "True" || i.config_drive == "true",
+        "num_cpus": i.flavor.vcpus,
+        "num_nics": 0,
+        "num_disks": 1,
+        "memory_details": {"maximum": i.flavor.memory_mb, "used": 0},
+        "cpu_details": (0..i.flavor.vcpus).map(|n| json!({"id": n, "time": 0, "utilisation": null})).collect::<Vec<_>>(),
+        "nic_details": [],
+        "disk_details": [{"read_bytes": 0, "read_requests": 0, "write_bytes": 0, "write_requests": 0, "errors_count": 0}],
+    })))
 }
 
 async fn metadata_list(

@@ -97,8 +97,8 @@ impl App {
             None => true,
             Some(Value::Bool(b)) => *b,
             Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
+                "true" | "1" | "yes" | "on" | "t" | "y" => true,
+                "false" | "0" | "no" | "off" | "f" | "n" => false,
                 _ => return Err(invalid("os-flavor-access:is_public", s)),
             },
             Some(v) => return Err(invalid("os-flavor-access:is_public", &v.to_string())),
@@ -147,11 +147,8 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        if !f.is_public {
-            // Nova gives the creating project access to its private flavor.
-            let c = self.caller(ctx)?;
-            let _ = self.store.flavor_access_add(&f.id, c.project_id()).await;
-        }
+        // Nova does not give the creating project access to its private flavor (bug
+        // 1209101, kept for compatibility): the access list starts empty.
         Ok(f)
     }
 

@@ -127,9 +127,13 @@ impl App {
         let (public_key, private_key) = match req.public_key {
             Some(p) => (p, None),
             None if req.key_type == "x509" => {
-                return Err(Error::bad_request(
-                    "Generating x509 keypairs is not supported; import a certificate instead.",
-                ));
+                let cn = user.clone();
+                let (private, cert) =
+                    tokio::task::spawn_blocking(move || super::x509::generate(&cn))
+                        .await
+                        .map_err(|e| Error::internal("keypair generation", e))?
+                        .map_err(|e| Error::internal("keypair generation", e))?;
+                (cert, Some(private))
             }
             None => {
                 let algorithm = self.config.keypair_generate_algorithm.clone();

@@ -5,9 +5,13 @@
 pub mod admin;
 mod conductor;
 pub mod flavors;
+mod hosts;
 pub mod keypairs;
+mod lifecycle;
 mod quotas;
 mod servers;
+pub mod usage;
+mod x509;
 
 use std::sync::Arc;
 
@@ -22,6 +26,8 @@ use crate::config::ComputeConfig;
 use crate::rpc::{ComputeRpc, RpcContext};
 use crate::store::Store;
 
+pub use hosts::{HostEntry, HostResource};
+pub use lifecycle::Rebuilt;
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
 pub use servers::{CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
 

@@ -67,7 +67,7 @@ pub(crate) fn server_not_found(id: &str) -> Error {
     Error::not_found(format!("Instance {id} could not be found."))
 }
 
-fn state_conflict(i: &Instance, action: &str) -> Error {
+pub(super) fn state_conflict(i: &Instance, action: &str) -> Error {
     let attr = if i.task_state.is_some() && !matches!(action, "delete" | "os-resetState") {
         format!("task_state {}", i.task_state.as_deref().unwrap_or("None"))
     } else {
@@ -79,7 +79,11 @@ fn state_conflict(i: &Instance, action: &str) -> Error {
     ))
 }
 
-fn str_field<'a>(m: &'a Map<String, Value>, k: &str, max: usize) -> Result<Option<&'a str>> {
+pub(super) fn str_field<'a>(
+    m: &'a Map<String, Value>,
+    k: &str,
+    max: usize,
+) -> Result<Option<&'a str>> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s)),
@@ -87,12 +91,12 @@ fn str_field<'a>(m: &'a Map<String, Value>, k: &str, max: usize) -> Result<Optio
     }
 }
 
-fn valid_server_name(s: &str) -> bool {
+pub(super) fn valid_server_name(s: &str) -> bool {
     let n = s.chars().count();
     (1..=255).contains(&n) && !s.trim().is_empty() && s.trim() == s
 }
 
-fn metadata_of(v: Option<&Value>, field: &str) -> Result<BTreeMap<String, String>> {
+pub(super) fn metadata_of(v: Option<&Value>, field: &str) -> Result<BTreeMap<String, String>> {
     let Some(v) = v else {
         return Ok(BTreeMap::new());
     };
@@ -117,7 +121,7 @@ fn valid_tag(t: &str) -> bool {
     (1..=60).contains(&n) && !t.contains('/') && !t.contains(',')
 }
 
-fn generate_password() -> String {
+pub(super) fn generate_password() -> String {
     use rand::RngExt as _;
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
@@ -225,7 +229,12 @@ impl App {
         Ok(i)
     }
 
-    async fn record_action(&self, c: &Caller<'_>, i: &Instance, action: &str) -> Result<()> {
+    pub(super) async fn record_action(
+        &self,
+        c: &Caller<'_>,
+        i: &Instance,
+        action: &str,
+    ) -> Result<()> {
         let t = now();
         self.store
             .action_start(&InstanceAction {
@@ -502,10 +511,12 @@ impl App {
             a => a.map(str::to_string),
         };
         let access_ip_v6 = match str_field(b, "accessIPv6", 64)? {
-            Some(a) if a.parse::<std::net::Ipv6Addr>().is_err() => {
-                return Err(invalid("accessIPv6", &format!("{a} is not a 'ipv6'")));
-            }
-            a => a.map(str::to_string),
+            Some(a) => match a.parse::<std::net::Ipv6Addr>() {
+                // Nova stores the canonical (RFC 5952) form.
+                Ok(ip) => Some(ip.to_string()),
+                Err(_) => return Err(invalid("accessIPv6", &format!("{a} is not a 'ipv6'"))),
+            },
+            None => None,
         };
         // Scheduler hints.
         let group = match req.hints.get("group") {
@@ -884,7 +895,11 @@ impl App {
                     {
                         return Err(invalid("accessIPv6", &format!("{v} is not a 'ipv6'")));
                     }
-                    u.access_ip_v6 = Some(a.filter(|a| !a.is_empty()).map(str::to_string));
+                    u.access_ip_v6 = Some(
+                        a.filter(|a| !a.is_empty())
+                            .and_then(|a| a.parse::<std::net::Ipv6Addr>().ok())
+                            .map(|ip| ip.to_string()),
+                    );
                 }
                 "OS-DCF:diskConfig" => {}
                 other => {
@@ -905,7 +920,7 @@ impl App {
             .ok_or_else(|| server_not_found(id))
     }
 
-    fn check_locked(c: &Caller<'_>, i: &Instance) -> Result<()> {
+    pub(super) fn check_locked(c: &Caller<'_>, i: &Instance) -> Result<()> {
         if i.locked_by.is_some() && !c.is_admin {
             return Err(Error::conflict(format!("Instance {} is locked", i.uuid)));
         }
@@ -993,7 +1008,7 @@ impl App {
 
     /// Checks the state, records the action and sets the task state (compare-and-set, so a
     /// concurrent action loses with 409).
-    async fn transition(
+    pub(super) async fn transition(
         &self,
         c: &Caller<'_>,
         i: &Instance,

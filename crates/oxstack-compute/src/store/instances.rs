@@ -452,6 +452,49 @@ impl Store {
         Ok(())
     }
 
+    /// A system metadata item of a server (Nova's `system_metadata`: what the service keeps
+    /// about a server that its user does not see, such as the image of a shelved server).
+    pub async fn instance_sysmeta_get(&self, uuid: &str, key: &str) -> Result<Option<String>> {
+        let row = self
+            .db
+            .query("SELECT meta_value FROM compute_instance_system_metadata WHERE instance_uuid = ? AND meta_key = ?")
+            .bind(uuid.to_string())
+            .bind(key.to_string())
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<String>, _>("meta_value")?,
+            None => None,
+        })
+    }
+
+    /// Sets (`Some`) or removes (`None`) a system metadata item.
+    pub async fn instance_sysmeta_set(
+        &self,
+        uuid: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        self.db
+            .query("DELETE FROM compute_instance_system_metadata WHERE instance_uuid = ? AND meta_key = ?")
+            .bind(uuid.to_string())
+            .bind(key.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if let Some(v) = value {
+            self.db
+                .query("INSERT INTO compute_instance_system_metadata (instance_uuid, meta_key, meta_value) VALUES (?, ?, ?)")
+                .bind(uuid.to_string())
+                .bind(key.to_string())
+                .bind(v.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn instance_metadata_delete(&self, uuid: &str, key: &str) -> Result<bool> {
         let n = self
             .db

@@ -178,7 +178,18 @@ CREATE TABLE compute_server_group_member (
 );
 "#,
     },
-    // Version 2 is the compute branch's instance system metadata; the two are independent.
+    Migration {
+        version: 2,
+        name: "instance system metadata",
+        sql: r#"
+CREATE TABLE compute_instance_system_metadata (
+    instance_uuid VARCHAR(36) NOT NULL,
+    meta_key VARCHAR(255) NOT NULL,
+    meta_value TEXT,
+    PRIMARY KEY (instance_uuid, meta_key)
+);
+"#,
+    },
     Migration {
         version: 3,
         name: "compute node cpu_info",

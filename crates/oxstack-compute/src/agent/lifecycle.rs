@@ -1,0 +1,189 @@
+//! The agent's side of rebuild, shelve / shelve-offload / unshelve and rescue / unrescue,
+//! composed from the driver's existing operations (destroy, spawn, power, reboot) so every
+//! driver supports them without new driver methods.
+//!
+//! TODO-correctness: rescue boots the server's own disk again (no rescue image is attached)
+//! and an offloaded server keeps its host and its placement allocation, so unshelve boots it
+//! on the same host instead of scheduling it anew.
+
+use serde_json::Value;
+
+use super::{Agent, Outcome, now, spec_of};
+use crate::states::{power, vm};
+use crate::store::InstanceUpdate;
+
+impl Agent {
+    /// Serves the lifecycle methods; `None` for a method that is not one of them.
+    pub(super) async fn dispatch_lifecycle(
+        &self,
+        method: &str,
+        uuid: &str,
+        req: &str,
+        args: &Value,
+    ) -> Option<Outcome> {
+        Some(match method {
+            "rebuild_instance" => self.rebuild(uuid, req).await,
+            "shelve_instance" => {
+                let offload = args["offload"].as_bool().unwrap_or(true);
+                self.shelve(uuid, req, offload).await
+            }
+            "shelve_offload_instance" => self.shelve_offload(uuid, req).await,
+            "unshelve_instance" => self.unshelve(uuid, req).await,
+            "rescue_instance" => {
+                let d = &self.opts.driver;
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_rescue_instance",
+                    vm::RESCUED,
+                    power::RUNNING,
+                    |u| Box::pin(async move { d.reboot(&u, true).await }),
+                )
+                .await
+            }
+            "unrescue_instance" => {
+                let d = &self.opts.driver;
+                self.simple(
+                    uuid,
+                    req,
+                    "compute_unrescue_instance",
+                    vm::ACTIVE,
+                    power::RUNNING,
+                    |u| Box::pin(async move { d.reboot(&u, true).await }),
+                )
+                .await
+            }
+            _ => return None,
+        })
+    }
+
+    /// Destroys and spawns the server from its (new) image; a stopped server stays stopped.
+    async fn rebuild(&self, uuid: &str, req: &str) -> Outcome {
+        const EV: &str = "compute_rebuild_instance";
+        let i = self.load(uuid).await?;
+        self.event_start(uuid, req, EV).await;
+        let d = &self.opts.driver;
+        let stopped = i.vm_state == vm::STOPPED;
+        let result = async {
+            d.destroy(uuid).await?;
+            d.spawn(&spec_of(&i, &i.flavor)).await?;
+            if stopped {
+                d.power_off(uuid).await?;
+            }
+            Ok::<_, super::DriverError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                let (vs, ps) = if stopped {
+                    (vm::STOPPED, power::SHUTDOWN)
+                } else {
+                    (vm::ACTIVE, power::RUNNING)
+                };
+                self.set(
+                    uuid,
+                    InstanceUpdate {
+                        vm_state: Some(vs.into()),
+                        task_state: Some(None),
+                        power_state: Some(ps),
+                        launched_at: Some(Some(now())),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                self.event_finish(uuid, req, EV, None).await;
+                Ok(Value::Null)
+            }
+            Err(e) => {
+                self.to_error(uuid, &e.0).await;
+                self.event_finish(uuid, req, EV, Some(&e.0)).await;
+                Err(e.0)
+            }
+        }
+    }
+
+    async fn shelve(&self, uuid: &str, req: &str, offload: bool) -> Outcome {
+        const EV: &str = "compute_shelve_instance";
+        self.event_start(uuid, req, EV).await;
+        let d = &self.opts.driver;
+        // TODO-correctness: upload the disk into the shelved image once drivers have disks.
+        let result = if offload {
+            d.destroy(uuid).await
+        } else {
+            d.power_off(uuid).await
+        };
+        if let Err(e) = result {
+            self.to_error(uuid, &e.0).await;
+            self.event_finish(uuid, req, EV, Some(&e.0)).await;
+            return Err(e.0);
+        }
+        let (vs, ps) = if offload {
+            (vm::SHELVED_OFFLOADED, power::NOSTATE)
+        } else {
+            (vm::SHELVED, power::SHUTDOWN)
+        };
+        self.set(
+            uuid,
+            InstanceUpdate {
+                vm_state: Some(vs.into()),
+                task_state: Some(None),
+                power_state: Some(ps),
+                ..Default::default()
+            },
+        )
+        .await?;
+        self.event_finish(uuid, req, EV, None).await;
+        Ok(Value::Null)
+    }
+
+    async fn shelve_offload(&self, uuid: &str, req: &str) -> Outcome {
+        const EV: &str = "compute_shelve_offload_instance";
+        self.event_start(uuid, req, EV).await;
+        if let Err(e) = self.opts.driver.destroy(uuid).await {
+            self.fault(uuid, &e.0).await;
+            self.event_finish(uuid, req, EV, Some(&e.0)).await;
+            return Err(e.0);
+        }
+        self.set(
+            uuid,
+            InstanceUpdate {
+                vm_state: Some(vm::SHELVED_OFFLOADED.into()),
+                task_state: Some(None),
+                power_state: Some(power::NOSTATE),
+                ..Default::default()
+            },
+        )
+        .await?;
+        self.event_finish(uuid, req, EV, None).await;
+        Ok(Value::Null)
+    }
+
+    async fn unshelve(&self, uuid: &str, req: &str) -> Outcome {
+        const EV: &str = "compute_unshelve_instance";
+        let i = self.load(uuid).await?;
+        self.event_start(uuid, req, EV).await;
+        let d = &self.opts.driver;
+        let result = if d.power_state(uuid).await == power::NOSTATE {
+            d.spawn(&spec_of(&i, &i.flavor)).await
+        } else {
+            d.power_on(uuid).await
+        };
+        if let Err(e) = result {
+            self.to_error(uuid, &e.0).await;
+            self.event_finish(uuid, req, EV, Some(&e.0)).await;
+            return Err(e.0);
+        }
+        self.set(
+            uuid,
+            InstanceUpdate {
+                vm_state: Some(vm::ACTIVE.into()),
+                task_state: Some(None),
+                power_state: Some(power::RUNNING),
+                ..Default::default()
+            },
+        )
+        .await?;
+        self.event_finish(uuid, req, EV, None).await;
+        Ok(Value::Null)
+    }
+}
