@@ -14,6 +14,9 @@ pub struct ComputeConfig {
     pub placement_url: String,
     /// The image API, until endpoints are discovered from the catalog.
     pub image_url: String,
+    /// The networking API when it does not run on this node; unset (and not local): servers
+    /// get no ports.
+    pub network_url: Option<String>,
     /// The name this node's compute agent registers as (`os-services` host, hypervisor
     /// hostname, RPC topic `compute.<host>`); default: the machine's host name.
     pub host: Option<String>,
@@ -131,6 +134,7 @@ impl Default for ComputeConfig {
             port: 8774,
             placement_url: "http://127.0.0.1:8778".into(),
             image_url: "http://127.0.0.1:9292".into(),
+            network_url: None,
             host: None,
             driver: "fake".into(),
             sync_power_state_interval_secs: 60,
@@ -175,9 +179,11 @@ impl ComputeConfig {
         if self.report_interval_secs == 0 {
             return Err("key `compute.report_interval_secs`: must be positive".into());
         }
+        let network = self.network_url.clone().unwrap_or_else(|| "http://".into());
         for (k, u) in [
             ("placement_url", &self.placement_url),
             ("image_url", &self.image_url),
+            ("network_url", &network),
         ] {
             if !u.starts_with("http://") {
                 return Err(format!(

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod config;
 pub mod microversion;
 pub mod model;
+pub mod networking;
 pub mod policies;
 pub mod rpc;
 pub mod states;
@@ -31,7 +32,7 @@ pub use store::MIGRATIONS;
 
 use crate::agent::{AgentHandle, AgentOptions, ComputeDriver};
 use crate::app::App;
-use crate::clients::{ImageClient, PlacementClient};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient};
 use crate::store::Store;
 
 /// What the compute service is opened with.
@@ -43,6 +44,8 @@ pub struct ComputeOptions {
     pub coord: Arc<dyn Coordination>,
     pub image: Arc<dyn ImageClient>,
     pub placement: Arc<dyn PlacementClient>,
+    /// The networking service (`None`: servers get no ports, as before it existed).
+    pub network: Option<Arc<dyn NetworkClient>>,
     /// `http://host:8774` as clients reach it.
     pub public_url: String,
 }
@@ -71,6 +74,7 @@ impl Compute {
             policy,
             image: opts.image.clone(),
             placement: opts.placement.clone(),
+            network: opts.network.clone(),
             rpc: rpc::ComputeRpc::new(opts.bus.clone()),
             coord: opts.coord.clone(),
             public_url: opts.public_url.clone(),
@@ -98,6 +102,8 @@ impl Compute {
             bus: self.opts.bus.clone(),
             coord: self.opts.coord.clone(),
             placement: self.opts.placement.clone(),
+            network: self.opts.network.clone(),
+            default_availability_zone: self.opts.config.default_availability_zone.clone(),
             driver,
             report_interval: Duration::from_secs(self.opts.config.report_interval_secs),
             sync_power_interval: Duration::from_secs(

@@ -98,8 +98,12 @@ pub struct Instance {
     pub hostname: String,
     pub progress: i64,
     pub security_groups: Vec<String>,
-    /// The requested networks, as JSON (`"auto"`, `"none"` or a list).
+    /// The requested networks, as the API resolved them: a JSON list of
+    /// [`NetworkRequest`]s (rows from before networking hold `"auto"` or `"none"`: no ports).
     pub networks: String,
+    /// The server's ports as the agent bound them (Nova's network info cache): what
+    /// `addresses` shows.
+    pub network_info: Vec<Vif>,
     pub launched_at: Option<i64>,
     pub terminated_at: Option<i64>,
     pub created_at: i64,
@@ -109,7 +113,49 @@ pub struct Instance {
     pub tags: Vec<String>,
 }
 
+/// One network a server asked for: a port to create on `network_id` (with `fixed_ip`), or
+/// the user's own `port_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct NetworkRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Security group ids for a port compute creates (`None`: the project's `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+}
+
+/// One port of a server (a virtual interface), as `addresses` and the config drive need it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Vif {
+    pub port_id: String,
+    pub mac_address: String,
+    pub network_id: String,
+    /// The network's name: the key of the port's addresses in `addresses`.
+    pub network_label: String,
+    pub fixed_ips: Vec<crate::clients::FixedIp>,
+    #[serde(default)]
+    pub floating_ips: Vec<String>,
+    /// The user brought the port: deleting the server unbinds it instead of deleting it.
+    #[serde(default)]
+    pub preserve_on_delete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<i64>,
+}
+
 impl Instance {
+    /// The networks the server asked for (none for rows from before networking).
+    pub fn network_requests(&self) -> Vec<NetworkRequest> {
+        serde_json::from_str(&self.networks).unwrap_or_default()
+    }
+
     /// Nova's `instance_name_template` (`instance-%08x`), from the uuid.
     pub fn instance_name(&self) -> String {
         format!("instance-{}", &self.uuid.replace('-', "")[..8])

@@ -10,6 +10,8 @@
 //!   snapshot_instance (image_id) (casts), get_console_output (call, length)
 //! - 1.1: rebuild_instance, shelve_instance (offload), shelve_offload_instance,
 //!   unshelve_instance, rescue_instance, unrescue_instance (casts)
+//! - 1.2: attach_interface (call: `request`, a `NetworkRequest`; answers the port),
+//!   detach_interface (cast: port_id), refresh_network_info (cast)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,11 @@ use std::time::Duration;
 use oxstack_common::bus::{Bus, BusError, Message};
 use serde_json::{Value, json};
 
+use crate::clients::{FixedIp, PortInfo};
+use crate::model::NetworkRequest;
+
 /// The version this side speaks.
-pub const VERSION: &str = "1.1";
+pub const VERSION: &str = "1.2";
 /// The major version the agent accepts.
 pub const MAJOR: &str = "1";
 
@@ -99,6 +104,29 @@ impl ComputeRpc {
             .await
     }
 
+    /// Plugs a new interface into a server and answers its port.
+    pub async fn attach_interface(
+        &self,
+        host: &str,
+        ctx: &RpcContext,
+        instance_uuid: &str,
+        request: &NetworkRequest,
+    ) -> Result<PortInfo, BusError> {
+        let v = self
+            .bus
+            .call(
+                &topic(host),
+                Self::message(
+                    "attach_interface",
+                    ctx,
+                    json!({"instance_uuid": instance_uuid, "request": request}),
+                ),
+                CALL_TIMEOUT,
+            )
+            .await?;
+        Ok(port_of(&v))
+    }
+
     pub async fn get_console_output(
         &self,
         host: &str,
@@ -119,5 +147,27 @@ impl ComputeRpc {
             )
             .await?;
         Ok(v.as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// The port an agent answers `attach_interface` with.
+pub fn port_value(p: &PortInfo) -> Value {
+    json!({
+        "id": p.id, "network_id": p.network_id, "mac_address": p.mac_address,
+        "fixed_ips": p.fixed_ips, "status": p.status, "device_id": p.device_id,
+    })
+}
+
+fn port_of(v: &Value) -> PortInfo {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    PortInfo {
+        id: s("id"),
+        network_id: s("network_id"),
+        mac_address: s("mac_address"),
+        fixed_ips: serde_json::from_value::<Vec<FixedIp>>(v["fixed_ips"].clone())
+            .unwrap_or_default(),
+        status: s("status"),
+        device_id: s("device_id"),
+        ..Default::default()
     }
 }

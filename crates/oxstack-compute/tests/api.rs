@@ -800,8 +800,7 @@ async fn restart_keeps_servers_consistent() {
     // A new process: fresh driver (the fake keeps nothing), same database and placement.
     let c2 = reopen(
         c.opts.clone(),
-        c.placement.clone(),
-        c.image.clone(),
+        c.fakes(),
         c.db.clone(),
         c.dir.clone(),
         fake_driver(),

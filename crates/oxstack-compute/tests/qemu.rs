@@ -233,6 +233,7 @@ async fn cloud(guest: &Path, qemu: PathBuf) -> Cloud {
         coord: Arc::new(InProcessCoordination::default()),
         image: image.clone(),
         placement: Arc::new(FakePlacement::default()),
+        network: None,
         public_url: "http://127.0.0.1:8774".into(),
     };
     let driver_opts = QemuOptions {

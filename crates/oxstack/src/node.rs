@@ -14,7 +14,9 @@ use oxstack_common::coord::InProcessCoordination;
 use oxstack_common::db::Db;
 use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
-use oxstack_compute::clients::{HttpImageClient, HttpPlacementClient, PasswordTokenSource};
+use oxstack_compute::clients::{
+    HttpImageClient, HttpNetworkClient, HttpPlacementClient, NetworkClient, PasswordTokenSource,
+};
 use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use oxstack_image::{Image, ImageOptions};
@@ -482,9 +484,9 @@ fn local_or(cfg: &Config, service: ServiceName, configured: &str) -> String {
     }
 }
 
-/// The compute API and conductor, and the compute agent of this (all-in-one) host. Placement
-/// and the image service are reached over HTTP at their configured URLs; placement calls
-/// carry a token of the admin user.
+/// The compute API and conductor, and the compute agent of this (all-in-one) host. Placement,
+/// the image and the networking service are reached over HTTP at their configured URLs;
+/// placement and port calls carry a token of the admin user.
 // TODO-security: a dedicated `nova` service user instead of the admin.
 async fn open_compute(
     cfg: &Config,
@@ -502,6 +504,13 @@ async fn open_compute(
         &admin_password(cfg)?,
         "admin",
     ));
+    let network_url = if cfg.services.contains(&ServiceName::Network) {
+        Some(cfg.public_url(ServiceName::Network))
+    } else {
+        cfg.compute.network_url.clone()
+    };
+    let network = network_url
+        .map(|u| Arc::new(HttpNetworkClient::new(&u, tokens.clone())) as Arc<dyn NetworkClient>);
     let compute = Compute::open(ComputeOptions {
         config: cfg.compute.clone(),
         db,
@@ -516,6 +525,7 @@ async fn open_compute(
             &local_or(cfg, ServiceName::Placement, &cfg.compute.placement_url),
             tokens.clone(),
         )),
+        network,
         public_url: cfg.public_url(ServiceName::Compute),
     })
     .await

@@ -45,6 +45,9 @@ pub struct InstanceSpec {
     /// The user asked for a config drive.
     #[serde(default)]
     pub config_drive: bool,
+    /// The server's ports (drivers without a data plane only describe them to the guest).
+    #[serde(default)]
+    pub vifs: Vec<crate::model::Vif>,
 }
 
 /// The resources of the host a driver runs.
@@ -93,6 +96,26 @@ pub trait ComputeDriver: Send + Sync + std::fmt::Debug {
     async fn console_output(&self, uuid: &str) -> Result<String, DriverError>;
     /// The servers the hypervisor has.
     async fn list(&self) -> Vec<String>;
+    /// Plugs a port into a running server. Drivers without a data plane have nothing to
+    /// plug: the port exists in the networking service and the guest learns of it from
+    /// its metadata.
+    async fn attach_interface(
+        &self,
+        uuid: &str,
+        vif: &crate::model::Vif,
+    ) -> Result<(), DriverError> {
+        let _ = (uuid, vif);
+        Ok(())
+    }
+    /// Unplugs a port (see [`ComputeDriver::attach_interface`]).
+    async fn detach_interface(
+        &self,
+        uuid: &str,
+        vif: &crate::model::Vif,
+    ) -> Result<(), DriverError> {
+        let _ = (uuid, vif);
+        Ok(())
+    }
 }
 
 /// The fake driver: instant, in memory.
@@ -102,6 +125,8 @@ pub struct FakeDriver {
     vms: Mutex<HashMap<String, (String, i64)>>,
     fail_spawns: AtomicU32,
     fail_all_spawns: std::sync::atomic::AtomicBool,
+    /// The ports plugged into each server.
+    nics: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl FakeDriver {
@@ -111,6 +136,7 @@ impl FakeDriver {
             vms: Mutex::default(),
             fail_spawns: AtomicU32::new(0),
             fail_all_spawns: std::sync::atomic::AtomicBool::new(false),
+            nics: Mutex::default(),
         }
     }
 
@@ -122,6 +148,16 @@ impl FakeDriver {
     /// Makes every spawn fail (or not).
     pub fn fail_every_spawn(&self, fail: bool) {
         self.fail_all_spawns.store(fail, Ordering::SeqCst);
+    }
+
+    /// The ports plugged into server `uuid`.
+    pub fn interfaces(&self, uuid: &str) -> Vec<String> {
+        self.nics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uuid)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn set(&self, uuid: &str, from: &[i64], to: i64) -> Result<(), DriverError> {
@@ -166,6 +202,10 @@ impl ComputeDriver for FakeDriver {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(spec.uuid.clone(), (spec.name.clone(), power::RUNNING));
+        self.nics.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            spec.uuid.clone(),
+            spec.vifs.iter().map(|v| v.port_id.clone()).collect(),
+        );
         Ok(())
     }
 
@@ -174,6 +214,48 @@ impl ComputeDriver for FakeDriver {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(uuid);
+        self.nics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uuid);
+        Ok(())
+    }
+
+    async fn attach_interface(
+        &self,
+        uuid: &str,
+        vif: &crate::model::Vif,
+    ) -> Result<(), DriverError> {
+        if !self
+            .vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(uuid)
+        {
+            return Err(DriverError(format!("Instance {uuid} could not be found.")));
+        }
+        self.nics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(uuid.into())
+            .or_default()
+            .push(vif.port_id.clone());
+        Ok(())
+    }
+
+    async fn detach_interface(
+        &self,
+        uuid: &str,
+        vif: &crate::model::Vif,
+    ) -> Result<(), DriverError> {
+        if let Some(n) = self
+            .nics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(uuid)
+        {
+            n.retain(|p| p != &vif.port_id);
+        }
         Ok(())
     }
 

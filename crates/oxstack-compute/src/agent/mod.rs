@@ -16,11 +16,13 @@ use serde_json::Value;
 
 pub use driver::{ComputeDriver, DriverError, FakeDriver, HostResources, InstanceSpec};
 
-use crate::clients::{PlacementClient, flavor_resources};
-use crate::model::{ComputeNode, Fault, FlavorSnapshot, Instance, Service};
+use crate::clients::{NetworkClient, PlacementClient, flavor_resources};
+use crate::model::{ComputeNode, Fault, FlavorSnapshot, Instance, NetworkRequest, Service, Vif};
+use crate::networking;
 use crate::rpc;
 use crate::states::{power, task, vm};
 use crate::store::{InstanceFilter, InstanceUpdate, Store};
+use oxstack_common::http::error_chain;
 
 /// The binary name of the agent in `os-services`.
 pub const BINARY: &str = "nova-compute";
@@ -35,6 +37,10 @@ pub struct AgentOptions {
     pub bus: Arc<dyn Bus>,
     pub coord: Arc<dyn Coordination>,
     pub placement: Arc<dyn PlacementClient>,
+    /// The networking service (`None`: servers get no ports).
+    pub network: Option<Arc<dyn NetworkClient>>,
+    /// The zone of servers that name none (their ports' `device_owner`).
+    pub default_availability_zone: String,
     pub driver: Arc<dyn ComputeDriver>,
     pub report_interval: Duration,
     /// Between power-state syncs (records corrected to what the hypervisor reports).
@@ -154,6 +160,7 @@ fn spec_of(i: &Instance, f: &FlavorSnapshot) -> InstanceSpec {
         reservation_id: i.reservation_id.clone(),
         metadata: i.metadata.clone(),
         config_drive: !i.config_drive.is_empty(),
+        vifs: i.network_info.clone(),
     }
 }
 
@@ -425,6 +432,12 @@ impl Agent {
             "confirm_resize" => self.end_resize(uuid, req, true).await,
             "revert_resize" => self.end_resize(uuid, req, false).await,
             "snapshot_instance" => self.snapshot(uuid, req).await,
+            "attach_interface" => self.attach_interface(uuid, req, &args["request"]).await,
+            "detach_interface" => {
+                let port = args["port_id"].as_str().unwrap_or_default();
+                self.detach_interface(uuid, req, port).await
+            }
+            "refresh_network_info" => self.refresh_network_info(uuid).await,
             "get_console_output" => {
                 let out = d.console_output(uuid).await.map_err(|e| e.0)?;
                 let text = match args["length"].as_i64() {
@@ -523,18 +536,19 @@ impl Agent {
             self.event_finish(uuid, req, EV, None).await;
             return Ok(Value::Null);
         }
+        let mut i = i;
+        match self.allocate_network(&i).await {
+            Ok(vifs) => i.network_info = vifs,
+            Err(e) => {
+                let _ = self.back_to_scheduling(uuid).await;
+                self.event_finish(uuid, req, EV, Some(&e)).await;
+                return Err(e);
+            }
+        }
         if let Err(e) = self.opts.driver.spawn(&spec_of(&i, &i.flavor)).await {
             let _ = self.opts.driver.destroy(uuid).await;
-            let _ = self
-                .set(
-                    uuid,
-                    InstanceUpdate {
-                        task_state: Some(Some(task::SCHEDULING.into())),
-                        expect_task_state: Some(vec![Some(task::SPAWNING.into())]),
-                        ..Default::default()
-                    },
-                )
-                .await;
+            self.deallocate_network(&i).await;
+            let _ = self.back_to_scheduling(uuid).await;
             self.event_finish(uuid, req, EV, Some(&e.0)).await;
             return Err(e.0);
         }
@@ -558,6 +572,177 @@ impl Agent {
         Ok(Value::Null)
     }
 
+    /// A build that failed here goes back to the conductor, which tries another host.
+    async fn back_to_scheduling(&self, uuid: &str) -> Result<bool, String> {
+        self.set(
+            uuid,
+            InstanceUpdate {
+                task_state: Some(Some(task::SCHEDULING.into())),
+                network_info: Some(Vec::new()),
+                expect_task_state: Some(vec![Some(task::SPAWNING.into())]),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Makes the ports a server asked for, bound to this host, and records them.
+    async fn allocate_network(&self, i: &Instance) -> Result<Vec<Vif>, String> {
+        let Some(net) = &self.opts.network else {
+            return Ok(Vec::new());
+        };
+        let requests = i.network_requests();
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vifs = networking::allocate(
+            net.as_ref(),
+            i,
+            &requests,
+            &self.opts.host,
+            &self.opts.default_availability_zone,
+        )
+        .await
+        .map_err(|e| format!("Build of instance {} aborted: {}", i.uuid, error_chain(&e)))?;
+        self.set(
+            &i.uuid,
+            InstanceUpdate {
+                network_info: Some(vifs.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(vifs)
+    }
+
+    /// Records the server's ports as the networking service has them now.
+    async fn refresh_network_info(&self, uuid: &str) -> Outcome {
+        let Some(net) = &self.opts.network else {
+            return Ok(Value::Null);
+        };
+        let i = self.load(uuid).await?;
+        let vifs = networking::refresh(net.as_ref(), &i)
+            .await
+            .map_err(|e| error_chain(&e))?;
+        self.set(
+            uuid,
+            InstanceUpdate {
+                network_info: Some(vifs),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(Value::Null)
+    }
+
+    async fn attach_interface(&self, uuid: &str, req: &str, request: &Value) -> Outcome {
+        const EV: &str = "compute_attach_interface";
+        let net = self.opts.network.clone().ok_or("no networking service")?;
+        let request: NetworkRequest =
+            serde_json::from_value(request.clone()).map_err(|e| e.to_string())?;
+        let mut i = self.load(uuid).await?;
+        self.event_start(uuid, req, EV).await;
+        let result = async {
+            let vifs = networking::allocate(
+                net.as_ref(),
+                &i,
+                std::slice::from_ref(&request),
+                &self.opts.host,
+                &self.opts.default_availability_zone,
+            )
+            .await
+            .map_err(|e| error_chain(&e))?;
+            let vif = vifs.into_iter().next().ok_or("no port was made")?;
+            if let Err(e) = self.opts.driver.attach_interface(uuid, &vif).await {
+                let mut undo = i.clone();
+                undo.network_info = vec![vif];
+                undo.networks = "[]".into();
+                let _ = networking::deallocate(net.as_ref(), &undo).await;
+                return Err(e.0);
+            }
+            i.network_info.push(vif.clone());
+            let vifs = networking::refresh(net.as_ref(), &i)
+                .await
+                .unwrap_or_else(|_| i.network_info.clone());
+            self.set(
+                uuid,
+                InstanceUpdate {
+                    network_info: Some(vifs),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            let port = net
+                .ports_of_device(uuid)
+                .await
+                .map_err(|e| error_chain(&e))?
+                .into_iter()
+                .find(|p| p.id == vif.port_id)
+                .ok_or("the new port is gone")?;
+            Ok::<_, String>(rpc::port_value(&port))
+        }
+        .await;
+        self.event_finish(uuid, req, EV, result.as_ref().err().map(String::as_str))
+            .await;
+        result
+    }
+
+    async fn detach_interface(&self, uuid: &str, req: &str, port_id: &str) -> Outcome {
+        const EV: &str = "compute_detach_interface";
+        let net = self.opts.network.clone().ok_or("no networking service")?;
+        let mut i = self.load(uuid).await?;
+        self.event_start(uuid, req, EV).await;
+        let result = async {
+            let vif = i
+                .network_info
+                .iter()
+                .find(|v| v.port_id == port_id)
+                .cloned()
+                .ok_or_else(|| format!("Port {port_id} is not attached"))?;
+            self.opts
+                .driver
+                .detach_interface(uuid, &vif)
+                .await
+                .map_err(|e| e.0)?;
+            let r = if vif.preserve_on_delete
+                || i.network_requests()
+                    .iter()
+                    .any(|r| r.port_id.as_deref() == Some(port_id))
+            {
+                net.port_unbind(port_id).await
+            } else {
+                net.port_delete(port_id).await
+            };
+            r.map_err(|e| error_chain(&e))?;
+            i.network_info.retain(|v| v.port_id != port_id);
+            let vifs = networking::refresh(net.as_ref(), &i)
+                .await
+                .unwrap_or_else(|_| i.network_info.clone());
+            self.set(
+                uuid,
+                InstanceUpdate {
+                    network_info: Some(vifs),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok::<_, String>(Value::Null)
+        }
+        .await;
+        self.event_finish(uuid, req, EV, result.as_ref().err().map(String::as_str))
+            .await;
+        result
+    }
+
+    /// Takes back a server's ports; failures are logged (a later delete retries).
+    async fn deallocate_network(&self, i: &Instance) {
+        if let Some(net) = &self.opts.network
+            && let Err(e) = networking::deallocate(net.as_ref(), i).await
+        {
+            tracing::warn!(instance = %i.uuid, error = %error_chain(&e), "could not release ports");
+        }
+    }
+
     async fn terminate(&self, uuid: &str, req: Option<&str>) -> Outcome {
         const EV: &str = "compute_terminate_instance";
         if let Some(r) = req {
@@ -565,6 +750,14 @@ impl Agent {
         }
         let result = async {
             self.opts.driver.destroy(uuid).await.map_err(|e| e.0)?;
+            if let (Some(net), Ok(Some(i))) = (
+                &self.opts.network,
+                self.store().instance_get(uuid, false).await,
+            ) {
+                networking::deallocate(net.as_ref(), &i)
+                    .await
+                    .map_err(|e| error_chain(&e))?;
+            }
             self.opts
                 .placement
                 .release(uuid)

@@ -15,9 +15,9 @@ use serde_json::{Map, Value, json};
 use sha2::Digest;
 
 use super::{AppState, isotime, member, naive, ok, status, with_status};
-use crate::app::{App, CreateRequest, ListQuery};
+use crate::app::{App, CreateRequest, Interface, InterfaceRequest, ListQuery};
 use crate::microversion::Version;
-use crate::model::{Fault, Instance};
+use crate::model::{Fault, Instance, Vif};
 use crate::states;
 
 pub(super) fn routes() -> Router<Arc<App>> {
@@ -50,6 +50,14 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/servers/{id}/diagnostics", get(diagnostics))
         .route("/servers/{id}/ips", get(ips))
         .route("/servers/{id}/ips/{network}", get(ip_network))
+        .route(
+            "/servers/{id}/os-interface",
+            get(interface_list).post(interface_attach),
+        )
+        .route(
+            "/servers/{id}/os-interface/{port}",
+            get(interface_show).delete(interface_detach),
+        )
         .route("/servers/{id}/os-instance-actions", get(action_list))
         .route(
             "/servers/{id}/os-instance-actions/{request_id}",
@@ -148,7 +156,7 @@ fn render(app: &App, r: &RenderCtx, i: &Instance, fault: Option<&Fault>, view: V
         "flavor": flavor,
         "created": isotime(i.created_at),
         "updated": isotime(i.updated_at),
-        "addresses": {},
+        "addresses": addresses(&i.network_info, true),
         "accessIPv4": i.access_ip_v4.clone().unwrap_or_default(),
         "accessIPv6": i.access_ip_v6.clone().unwrap_or_default(),
         "links": app.links(&format!("servers/{}", i.uuid)),
@@ -813,24 +821,107 @@ async fn tag_delete(
     Ok(status(StatusCode::NO_CONTENT))
 }
 
+/// Nova's `addresses`: each network's fixed then floating addresses, per port.
+fn addresses(vifs: &[Vif], extended: bool) -> Value {
+    let mut out = serde_json::Map::new();
+    for v in vifs {
+        let list = out
+            .entry(v.network_label.clone())
+            .or_insert_with(|| json!([]));
+        let fixed = v.fixed_ips.iter().map(|f| (f.ip_address.as_str(), "fixed"));
+        let floating = v.floating_ips.iter().map(|f| (f.as_str(), "floating"));
+        for (addr, kind) in fixed.chain(floating) {
+            let version = if addr.contains(':') { 6 } else { 4 };
+            let mut a = json!({"version": version, "addr": addr});
+            if extended {
+                a["OS-EXT-IPS:type"] = json!(kind);
+                a["OS-EXT-IPS-MAC:mac_addr"] = json!(v.mac_address);
+            }
+            if let Some(l) = list.as_array_mut() {
+                l.push(a);
+            }
+        }
+    }
+    Value::Object(out)
+}
+
 async fn ips(
     State(app): AppState,
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    app.server_show(&ctx, &id).await?;
-    Ok(ok(json!({"addresses": {}})))
+    let i = app.server_addresses(&ctx, &id, false).await?;
+    Ok(ok(json!({"addresses": addresses(&i.network_info, false)})))
 }
 
 async fn ip_network(
     State(app): AppState,
     ctx: RequestContext,
-    Path((id, _net)): Path<(String, String)>,
+    Path((id, net)): Path<(String, String)>,
 ) -> Result<Response> {
-    app.server_show(&ctx, &id).await?;
-    Err(Error::not_found(
-        "Instance is not a member of specified network",
-    ))
+    let i = app.server_addresses(&ctx, &id, true).await?;
+    match addresses(&i.network_info, false).get(&net) {
+        Some(list) => Ok(ok(json!({ net: list }))),
+        None => Err(Error::not_found(
+            "Instance is not a member of specified network",
+        )),
+    }
+}
+
+fn interface_view(i: &Interface, mv: Version) -> Value {
+    let mut v = json!({
+        "net_id": i.port.network_id,
+        "port_id": i.port.id,
+        "mac_addr": i.port.mac_address,
+        "port_state": i.port.status,
+        "fixed_ips": i.port.fixed_ips,
+    });
+    if mv.at_least(70) {
+        v["tag"] = json!(i.tag);
+    }
+    v
+}
+
+async fn interface_list(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let list = app.interface_list(&ctx, &id).await?;
+    let list: Vec<Value> = list.iter().map(|i| interface_view(i, mv)).collect();
+    Ok(ok(json!({ "interfaceAttachments": list })))
+}
+
+async fn interface_show(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path((id, port)): Path<(String, String)>,
+) -> Result<Response> {
+    let i = app.interface_show(&ctx, &id, &port).await?;
+    Ok(ok(json!({ "interfaceAttachment": interface_view(&i, mv) })))
+}
+
+async fn interface_attach(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Response> {
+    let r = InterfaceRequest::parse(&body, mv)?;
+    let i = app.interface_attach(&ctx, &id, r).await?;
+    Ok(ok(json!({ "interfaceAttachment": interface_view(&i, mv) })))
+}
+
+async fn interface_detach(
+    State(app): AppState,
+    ctx: RequestContext,
+    Path((id, port)): Path<(String, String)>,
+) -> Result<Response> {
+    app.interface_detach(&ctx, &id, &port).await?;
+    Ok(status(StatusCode::ACCEPTED))
 }
 
 fn action_view(a: &crate::model::InstanceAction, mv: Version) -> Value {

@@ -8,6 +8,7 @@ pub mod flavors;
 mod hosts;
 pub mod keypairs;
 mod lifecycle;
+mod networking;
 mod quotas;
 mod servers;
 pub mod usage;
@@ -21,13 +22,14 @@ use oxstack_common::policy::Enforcer;
 use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 
-use crate::clients::{ImageClient, PlacementClient};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient};
 use crate::config::ComputeConfig;
 use crate::rpc::{ComputeRpc, RpcContext};
 use crate::store::Store;
 
 pub use hosts::{HostEntry, HostResource};
 pub use lifecycle::Rebuilt;
+pub use networking::{Interface, InterfaceRequest};
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
 pub use servers::{CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
 
@@ -39,6 +41,7 @@ pub struct App {
     pub policy: Enforcer,
     pub image: Arc<dyn ImageClient>,
     pub placement: Arc<dyn PlacementClient>,
+    pub network: Option<Arc<dyn NetworkClient>>,
     pub rpc: ComputeRpc,
     pub coord: Arc<dyn Coordination>,
     /// `http://host:8774`: the base of links.

@@ -336,30 +336,6 @@ impl App {
                 "Flavor's memory is too small for requested image.",
             ));
         }
-        // Networks (2.37+: required, `auto`/`none` or a list); no ports until networking.
-        let networks = match b.get("networks") {
-            None if mv.at_least(37) => {
-                return Err(invalid("server", "'networks' is a required property"));
-            }
-            None => json!("auto"),
-            Some(Value::String(s)) if mv.at_least(37) && (s == "auto" || s == "none") => json!(s),
-            Some(Value::Array(list)) => {
-                for n in list {
-                    let o = n.as_object().ok_or_else(|| {
-                        invalid("networks", &format!("{n} is not of type 'object'"))
-                    })?;
-                    if let Some(u) = o.get("uuid").and_then(Value::as_str)
-                        && !is_uuid_like(u)
-                    {
-                        return Err(Error::bad_request(format!(
-                            "Bad networks format: network uuid is not in proper format ({u})"
-                        )));
-                    }
-                }
-                Value::Array(list.clone())
-            }
-            Some(v) => return Err(invalid("networks", &v.to_string())),
-        };
         // Key pair.
         let (key_name, key_data) = match str_field(b, "key_name", 255)? {
             Some(k) => {
@@ -463,6 +439,10 @@ impl App {
         if min_count > max_count {
             return Err(Error::bad_request("min_count must be <= max_count"));
         }
+        let networks = self
+            .networks_for_create(&c, b.get("networks"), &security_groups, max_count, mv)
+            .await?;
+        let networks = serde_json::to_string(&networks).unwrap_or_else(|_| "[]".into());
         // Availability zone (`zone`, or `zone:host` for admins).
         let mut forced_host = None;
         let az = match str_field(b, "availability_zone", 255)? {
@@ -592,7 +572,8 @@ impl App {
                 hostname: hostname_of(&display),
                 progress: 0,
                 security_groups: security_groups.clone(),
-                networks: networks.to_string(),
+                networks: networks.clone(),
+                network_info: Vec::new(),
                 launched_at: None,
                 terminated_at: None,
                 created_at: t,
@@ -732,7 +713,25 @@ impl App {
             (None, None, None, None)
         };
         let reservation = q.get("reservation_id");
-        let ip = q.get("ip").or(q.get("ip6"));
+        // Nova matches `ip` / `ip6` as regular expressions from the start of each fixed
+        // address (Python's `re.match`).
+        let ip_re = |k: &str| -> Result<Option<regex::Regex>> {
+            q.get(k)
+                .map(|p| {
+                    regex::Regex::new(&format!("^(?:{p})"))
+                        .map_err(|_| Error::bad_request(format!("Invalid regular expression {p}")))
+                })
+                .transpose()
+        };
+        let (ip4, ip6) = (ip_re("ip")?, ip_re("ip6")?);
+        let has_ip = |i: &Instance| {
+            i.network_info.iter().flat_map(|v| &v.fixed_ips).any(|f| {
+                let a = f.ip_address.as_str();
+                let v6 = a.contains(':');
+                (!v6 && ip4.as_ref().is_some_and(|r| r.is_match(a)))
+                    || (v6 && ip6.as_ref().is_some_and(|r| r.is_match(a)))
+            })
+        };
         all.retain(|i| {
             let status = if i.deleted {
                 "DELETED"
@@ -744,12 +743,19 @@ impl App {
                 && image.as_ref().is_none_or(|im| &i.image_ref == im)
                 && flavor.as_ref().is_none_or(|f| &i.flavor.flavorid == f)
                 && reservation.is_none_or(|r| i.reservation_id == r)
-                && tags.as_ref().is_none_or(|t| t.iter().all(|x| i.tags.contains(x)))
-                && tags_any.as_ref().is_none_or(|t| t.iter().any(|x| i.tags.contains(x)))
-                && not_tags.as_ref().is_none_or(|t| !t.iter().all(|x| i.tags.contains(x)))
-                && not_tags_any.as_ref().is_none_or(|t| !t.iter().any(|x| i.tags.contains(x)))
-                // No ports yet: no server has an address, so an ip filter matches none.
-                && ip.is_none()
+                && tags
+                    .as_ref()
+                    .is_none_or(|t| t.iter().all(|x| i.tags.contains(x)))
+                && tags_any
+                    .as_ref()
+                    .is_none_or(|t| t.iter().any(|x| i.tags.contains(x)))
+                && not_tags
+                    .as_ref()
+                    .is_none_or(|t| !t.iter().all(|x| i.tags.contains(x)))
+                && not_tags_any
+                    .as_ref()
+                    .is_none_or(|t| !t.iter().any(|x| i.tags.contains(x)))
+                && ((ip4.is_none() && ip6.is_none()) || has_ip(i))
         });
         // Sorting (Nova's default: created_at desc, then id desc).
         let keys = q.all("sort_key");
@@ -965,6 +971,9 @@ impl App {
     /// Deletes a server without its agent: releases its allocations and marks it deleted.
     pub(crate) async fn local_delete(&self, uuid: &str) -> Result<()> {
         self.placement.release(uuid).await?;
+        if let (Some(net), Some(i)) = (&self.network, self.store.instance_get(uuid, false).await?) {
+            crate::networking::deallocate(net.as_ref(), &i).await?;
+        }
         self.store
             .instance_update(
                 uuid,

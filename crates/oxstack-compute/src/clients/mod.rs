@@ -1,4 +1,5 @@
-//! Typed clients of the services compute calls: the image service (Glance) and placement.
+//! Typed clients of the services compute calls: the image service (Glance), placement and
+//! networking (Neutron, in `network`).
 //! Each is a trait with an HTTP implementation (hyper-util's client; endpoints from
 //! `[compute]` until catalog discovery is wired) and an in-memory fake for tests.
 //!
@@ -18,6 +19,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+
+mod network;
+
+pub use network::{
+    FakeNetwork, FixedIp, HttpNetworkClient, NetworkClient, NetworkInfo, PortCreate, PortInfo,
+};
 
 /// What a cross-service call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -153,14 +160,14 @@ pub fn flavor_resources(vcpus: i64, ram: i64, disk: i64) -> Resources {
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 #[derive(Debug, Clone)]
-struct Http {
+pub(crate) struct Http {
     client: HttpClient,
     base: String,
     service: &'static str,
 }
 
 impl Http {
-    fn new(base: &str, service: &'static str) -> Self {
+    pub(crate) fn new(base: &str, service: &'static str) -> Self {
         let mut conn = HttpConnector::new();
         conn.set_connect_timeout(Some(Duration::from_secs(5)));
         Http {
@@ -170,7 +177,7 @@ impl Http {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -182,7 +189,7 @@ impl Http {
         Ok((status, v))
     }
 
-    async fn send_raw(
+    pub(crate) async fn send_raw(
         &self,
         method: Method,
         path: &str,
@@ -225,7 +232,7 @@ impl Http {
         Ok((status, bytes))
     }
 
-    fn fail(&self, status: StatusCode, body: &Value) -> ClientError {
+    pub(crate) fn fail(&self, status: StatusCode, body: &Value) -> ClientError {
         ClientError::Status {
             service: self.service,
             status: status.as_u16(),

@@ -8,12 +8,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Arg, Result, Store, StoreError, b, bind_all, flag, marks};
-use crate::model::{Fault, FlavorSnapshot, Instance};
+use crate::model::{Fault, FlavorSnapshot, Instance, Vif};
 
 const COLUMNS: &str = "uuid, name, description, project_id, user_id, image_ref, flavor, old_flavor, new_flavor, \
     vm_state, task_state, power_state, host, node, availability_zone, key_name, key_data, user_data, \
     config_drive, access_ip_v4, access_ip_v6, locked_by, reservation_id, launch_index, hostname, progress, \
-    security_groups, networks, launched_at, terminated_at, created_at, updated_at, deleted";
+    security_groups, networks, network_info, launched_at, terminated_at, created_at, updated_at, deleted";
 
 /// What is needed to insert a server.
 #[derive(Debug, Clone)]
@@ -57,6 +57,7 @@ pub struct InstanceUpdate {
     pub old_flavor: Option<Option<FlavorSnapshot>>,
     pub new_flavor: Option<Option<FlavorSnapshot>>,
     pub progress: Option<i64>,
+    pub network_info: Option<Vec<Vif>>,
     pub launched_at: Option<Option<i64>>,
     pub terminated_at: Option<Option<i64>>,
     pub deleted: Option<bool>,
@@ -66,6 +67,10 @@ pub struct InstanceUpdate {
 
 fn flavor_text(f: &FlavorSnapshot) -> String {
     serde_json::to_string(f).unwrap_or_default()
+}
+
+fn vifs_text(v: &[Vif]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
 fn flavor_parse(s: &str) -> Result<FlavorSnapshot> {
@@ -111,6 +116,11 @@ impl Store {
             security_groups: serde_json::from_str(&sg)
                 .map_err(|e| StoreError::Corrupt(format!("security_groups: {e}")))?,
             networks: r.try_get("networks")?,
+            network_info: match r.try_get::<Option<String>, _>("network_info")? {
+                Some(t) => serde_json::from_str(&t)
+                    .map_err(|e| StoreError::Corrupt(format!("network_info: {e}")))?,
+                None => Vec::new(),
+            },
             launched_at: r.try_get("launched_at")?,
             terminated_at: r.try_get("terminated_at")?,
             created_at: r.try_get("created_at")?,
@@ -130,7 +140,7 @@ impl Store {
             self.db
                 .query(format!(
                     "INSERT INTO compute_instance ({COLUMNS}) VALUES ({})",
-                    marks(33)
+                    marks(34)
                 ))
                 .bind(i.uuid.clone())
                 .bind(i.name.clone())
@@ -160,6 +170,7 @@ impl Store {
                 .bind(i.progress)
                 .bind(serde_json::to_string(&i.security_groups).unwrap_or_else(|_| "[]".into()))
                 .bind(i.networks.clone())
+                .bind(vifs_text(&i.network_info))
                 .bind(i.launched_at)
                 .bind(i.terminated_at)
                 .bind(i.created_at)
@@ -357,6 +368,9 @@ impl Store {
             Arg::S(v.as_ref().map(flavor_text))
         });
         set!(u.progress, "progress", |v: &i64| Arg::I(Some(*v)));
+        set!(u.network_info, "network_info", |v: &Vec<Vif>| Arg::S(Some(
+            vifs_text(v)
+        )));
         set!(u.launched_at, "launched_at", |v: &Option<i64>| Arg::I(*v));
         set!(u.terminated_at, "terminated_at", |v: &Option<i64>| Arg::I(
             *v

@@ -197,4 +197,11 @@ CREATE TABLE compute_instance_system_metadata (
 ALTER TABLE compute_node ADD cpu_info {longtext};
 "#,
     },
+    Migration {
+        version: 4,
+        name: "instance network info cache",
+        sql: r#"
+ALTER TABLE compute_instance ADD network_info {longtext};
+"#,
+    },
 ];

@@ -98,4 +98,4 @@ fn marks(n: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -55,6 +55,7 @@ pub(crate) fn instance(uuid: &str, project: &str, created_at: i64) -> Instance {
         progress: 0,
         security_groups: vec!["default".into()],
         networks: "\"auto\"".into(),
+        network_info: Vec::new(),
         launched_at: None,
         terminated_at: None,
         created_at,
@@ -159,8 +160,18 @@ async fn compute_store_on_every_engine() {
             ..Default::default()
         };
         assert!(!s.instance_update("i1", &u).await.expect("cas miss"));
+        let vif = crate::model::Vif {
+            port_id: "port-1".into(),
+            network_label: "private".into(),
+            fixed_ips: vec![crate::clients::FixedIp {
+                subnet_id: "s1".into(),
+                ip_address: "10.0.0.5".into(),
+            }],
+            ..Default::default()
+        };
         let u = InstanceUpdate {
             expect_task_state: Some(vec![Some("scheduling".into()), None]),
+            network_info: Some(vec![vif.clone()]),
             ..u
         };
         assert!(s.instance_update("i1", &u).await.expect("cas hit"));
@@ -170,6 +181,7 @@ async fn compute_store_on_every_engine() {
             .expect("get")
             .expect("found");
         assert_eq!((i.vm_state.as_str(), i.task_state), ("active", None));
+        assert_eq!(i.network_info, vec![vif]);
         let soft = InstanceUpdate {
             deleted: Some(true),
             ..Default::default()

@@ -18,7 +18,7 @@ use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
 use oxstack_common::{Error, Result};
 use oxstack_compute::agent::{AgentHandle, FakeDriver, HostResources};
-use oxstack_compute::clients::{FakeImageClient, FakePlacement};
+use oxstack_compute::clients::{FakeImageClient, FakeNetwork, FakePlacement};
 use oxstack_compute::{Compute, ComputeConfig, ComputeOptions};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -80,6 +80,7 @@ pub struct TestCloud {
     pub opts: ComputeOptions,
     pub placement: Arc<FakePlacement>,
     pub image: Arc<FakeImageClient>,
+    pub network: Arc<FakeNetwork>,
     pub driver: Arc<FakeDriver>,
     pub agent: AgentHandle,
     pub db: Db,
@@ -121,6 +122,7 @@ pub async fn cloud() -> TestCloud {
     let placement = Arc::new(FakePlacement::default());
     let image = Arc::new(FakeImageClient::default());
     image.add(IMAGE, "cirros");
+    let network = Arc::new(FakeNetwork::default());
     let opts = ComputeOptions {
         config: ComputeConfig {
             keypair_generate_algorithm: "ed25519".into(),
@@ -132,12 +134,16 @@ pub async fn cloud() -> TestCloud {
         coord: Arc::new(InProcessCoordination::default()),
         image: image.clone(),
         placement: placement.clone(),
+        network: Some(network.clone()),
         public_url: "http://127.0.0.1:8774".into(),
     };
     reopen(
         opts,
-        placement,
-        image,
+        Fakes {
+            placement,
+            image,
+            network,
+        },
         db,
         Arc::new(dir),
         fake_driver(),
@@ -146,16 +152,28 @@ pub async fn cloud() -> TestCloud {
     .await
 }
 
+/// The fake services a cloud talks to (kept across a [`reopen`]).
+#[derive(Debug, Clone)]
+pub struct Fakes {
+    pub placement: Arc<FakePlacement>,
+    pub image: Arc<FakeImageClient>,
+    pub network: Arc<FakeNetwork>,
+}
+
 /// Opens the service on `opts` (a new process over the same database) with an agent.
 pub async fn reopen(
     opts: ComputeOptions,
-    placement: Arc<FakePlacement>,
-    image: Arc<FakeImageClient>,
+    fakes: Fakes,
     db: Db,
     dir: Arc<tempfile::TempDir>,
     driver: Arc<FakeDriver>,
     host: &str,
 ) -> TestCloud {
+    let Fakes {
+        placement,
+        image,
+        network,
+    } = fakes;
     let compute = Compute::open(opts.clone()).await.expect("open compute");
     let agent = compute
         .start_agent(host, driver.clone())
@@ -174,6 +192,7 @@ pub async fn reopen(
         opts,
         placement,
         image,
+        network,
         driver,
         agent,
         db,
@@ -182,6 +201,14 @@ pub async fn reopen(
 }
 
 impl TestCloud {
+    pub fn fakes(&self) -> Fakes {
+        Fakes {
+            placement: self.placement.clone(),
+            image: self.image.clone(),
+            network: self.network.clone(),
+        }
+    }
+
     pub async fn call(
         &self,
         method: Method,

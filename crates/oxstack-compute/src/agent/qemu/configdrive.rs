@@ -12,6 +12,40 @@ use crate::agent::InstanceSpec;
 /// The volume label cloud-init looks for.
 pub const LABEL: &str = "config-2";
 
+/// `network_data.json` (nova/virt/netutils.py `get_network_metadata`): a link per port and
+/// a network per fixed IP.
+// TODO-correctness: static addressing (`ipv4` with netmask and routes) and DNS services need
+// the subnets' details; until the data plane serves DHCP to guests every address is
+// described as DHCP-configured.
+fn network_data(spec: &InstanceSpec) -> Value {
+    let mut links = Vec::new();
+    let mut networks = Vec::new();
+    for v in &spec.vifs {
+        let link = format!("tap{}", &v.port_id[..v.port_id.len().min(11)]);
+        links.push(json!({
+            "id": link,
+            "vif_id": v.port_id,
+            "type": "bridge",
+            "mtu": v.mtu,
+            "ethernet_mac_address": v.mac_address,
+        }));
+        for ip in &v.fixed_ips {
+            let kind = if ip.ip_address.contains(':') {
+                "ipv6_dhcp"
+            } else {
+                "ipv4_dhcp"
+            };
+            networks.push(json!({
+                "id": format!("network{}", networks.len()),
+                "type": kind,
+                "link": link,
+                "network_id": v.network_id,
+            }));
+        }
+    }
+    json!({"links": links, "networks": networks, "services": []})
+}
+
 /// The files of the drive: relative path → contents.
 pub fn files(spec: &InstanceSpec) -> BTreeMap<String, Vec<u8>> {
     let mut public_keys = serde_json::Map::new();
@@ -43,7 +77,7 @@ pub fn files(spec: &InstanceSpec) -> BTreeMap<String, Vec<u8>> {
     {
         o.remove("public_keys");
     }
-    let network = json!({"links": [], "networks": [], "services": []});
+    let network = network_data(spec);
     let ec2 = json!({
         "instance-id": format!("i-{}", &spec.uuid.replace('-', "")[..8.min(spec.uuid.len())]),
         "hostname": spec.hostname,
@@ -149,7 +183,25 @@ mod tests {
         s.key_name = Some("k1".into());
         s.user_data = Some("I2Nsb3VkLWNvbmZpZwo=".into());
         s.metadata.insert("role".into(), "web".into());
+        s.vifs = vec![crate::model::Vif {
+            port_id: "0c1d2e3f-4a5b-6c7d-8e9f-001122334455".into(),
+            mac_address: "fa:16:3e:00:00:01".into(),
+            network_id: "n1".into(),
+            fixed_ips: vec![crate::clients::FixedIp {
+                subnet_id: "s1".into(),
+                ip_address: "10.0.0.5".into(),
+            }],
+            mtu: Some(1450),
+            ..Default::default()
+        }];
         let f = files(&s);
+        let net: Value =
+            serde_json::from_slice(&f["openstack/latest/network_data.json"]).expect("json");
+        assert_eq!(net["links"][0]["id"], "tap0c1d2e3f-4a");
+        assert_eq!(net["links"][0]["ethernet_mac_address"], "fa:16:3e:00:00:01");
+        assert_eq!(net["links"][0]["mtu"], 1450);
+        assert_eq!(net["networks"][0]["link"], "tap0c1d2e3f-4a");
+        assert_eq!(net["networks"][0]["type"], "ipv4_dhcp");
         let meta: Value =
             serde_json::from_slice(&f["openstack/latest/meta_data.json"]).expect("json");
         assert_eq!(meta["uuid"], s.uuid.as_str());
