@@ -345,3 +345,89 @@ async fn interfaces_attach_list_show_and_detach() {
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn security_groups_are_added_to_and_removed_from_the_ports() {
+    let c = cloud_with_network().await;
+    let web = c.network.add_security_group(P1, "web");
+    let id = created(&c, json!({"networks": [{"uuid": NET}]}), "2.37").await;
+    let action = format!("/v2.1/servers/{id}/action");
+    let groups = format!("/v2.1/servers/{id}/os-security-groups");
+    let r = c.get(&groups, READER).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["security_groups"][0]["name"], "default");
+    assert_eq!(r.body["security_groups"][0]["rules"][0]["from_port"], 22);
+
+    let r = c
+        .post(
+            &action,
+            MEMBER,
+            json!({"addSecurityGroup": {"name": "web"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert!(c.network.ports_of(&id)[0].security_groups.contains(&web));
+    let names: Vec<Value> = c.get(&groups, MEMBER).await.body["security_groups"]
+        .as_array()
+        .map(|l| l.iter().map(|g| g["name"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, vec![json!("default"), json!("web")]);
+    let s = c.get(&format!("/v2.1/servers/{id}"), MEMBER).await.body["server"].clone();
+    assert_eq!(
+        s["security_groups"],
+        json!([{"name": "default"}, {"name": "web"}])
+    );
+
+    for (body, token, want) in [
+        (
+            json!({"addSecurityGroup": {"name": "web"}}),
+            MEMBER,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"addSecurityGroup": {"name": "nope"}}),
+            MEMBER,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"addSecurityGroup": {"name": " "}}),
+            MEMBER,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"addSecurityGroup": {}}),
+            MEMBER,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"removeSecurityGroup": {"name": "web"}}),
+            READER,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({"removeSecurityGroup": {"name": "web"}}),
+            OTHER,
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let r = c.post(&action, token, body.clone()).await;
+        assert_eq!(r.status, want, "{body}: {:?}", r.body);
+    }
+    let r = c
+        .post(
+            &action,
+            MEMBER,
+            json!({"removeSecurityGroup": {"name": "web"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert!(!c.network.ports_of(&id)[0].security_groups.contains(&web));
+    let r = c
+        .post(
+            &action,
+            MEMBER,
+            json!({"removeSecurityGroup": {"name": "web"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+}

@@ -51,6 +51,10 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/servers/{id}/ips", get(ips))
         .route("/servers/{id}/ips/{network}", get(ip_network))
         .route(
+            "/servers/{id}/os-security-groups",
+            get(server_security_groups),
+        )
+        .route(
             "/servers/{id}/os-interface",
             get(interface_list).post(interface_attach),
         )
@@ -522,6 +526,18 @@ async fn server_action(
             app.server_resize_end(&ctx, &id, false).await?;
             accepted()
         }
+        "addSecurityGroup" | "removeSecurityGroup" => {
+            let name = match arg.get("name") {
+                Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_string(),
+                Some(Value::String(_)) => {
+                    return Err(Error::bad_request("Security group name cannot be empty"));
+                }
+                _ => return Err(Error::bad_request("Missing parameter name")),
+            };
+            app.server_security_group_change(&ctx, &id, &name, action == "addSecurityGroup")
+                .await?;
+            accepted()
+        }
         "createImage" => {
             let name = match arg.get("name") {
                 Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 255 => s.clone(),
@@ -880,6 +896,15 @@ fn interface_view(i: &Interface, mv: Version) -> Value {
         v["tag"] = json!(i.tag);
     }
     v
+}
+
+async fn server_security_groups(
+    State(app): AppState,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let groups = app.server_security_groups(&ctx, &id).await?;
+    Ok(ok(json!({ "security_groups": groups })))
 }
 
 async fn interface_list(

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::servers::state_conflict;
 use super::{App, Caller, invalid, is_uuid_like};
-use crate::clients::{NetworkClient, NetworkInfo, PortInfo};
+use crate::clients::{NetworkClient, NetworkInfo, PortInfo, SecurityGroupInfo};
 use crate::microversion::Version;
 use crate::model::{Instance, NetworkRequest};
 use crate::states::{Allowed, NO_TASK, vm};
@@ -571,4 +571,146 @@ fn tag_of(i: &Instance, port_id: &str) -> Option<String> {
         .iter()
         .find(|v| v.port_id == port_id)
         .and_then(|v| v.tag.clone())
+}
+
+/// A security group as Nova shows it (only ingress rules, in Nova's rule shape).
+fn nova_security_group(g: &SecurityGroupInfo) -> Value {
+    let rules: Vec<Value> = g
+        .rules
+        .iter()
+        .filter(|r| r["direction"] == "ingress")
+        .map(|r| {
+            let group = match r["remote_group_id"].as_str() {
+                Some(_) => json!({"name": g.name, "tenant_id": g.project_id}),
+                None => json!({}),
+            };
+            let range = match r["remote_ip_prefix"].as_str() {
+                Some(p) => json!({"cidr": p}),
+                None if r["remote_group_id"].is_null() => json!({"cidr": "0.0.0.0/0"}),
+                None => json!({}),
+            };
+            json!({
+                "id": r["id"],
+                "parent_group_id": g.id,
+                "ip_protocol": r["protocol"],
+                "from_port": r["port_range_min"].as_i64().unwrap_or(-1),
+                "to_port": r["port_range_max"].as_i64().unwrap_or(-1),
+                "group": group,
+                "ip_range": range,
+            })
+        })
+        .collect();
+    json!({
+        "id": g.id,
+        "name": g.name,
+        "description": g.description,
+        "tenant_id": g.project_id,
+        "rules": rules,
+    })
+}
+
+impl App {
+    /// `GET /servers/{id}/os-security-groups`: the groups on the server's ports.
+    pub async fn server_security_groups(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Vec<Value>> {
+        let c = self.caller(ctx)?;
+        let i = self
+            .server_for(&c, id, "os_compute_api:os-security-groups:list")
+            .await?;
+        let net = self.network_client()?;
+        let mut ids: Vec<String> = Vec::new();
+        for p in net.ports_of_device(&i.uuid).await? {
+            for g in p.security_groups {
+                if !ids.contains(&g) {
+                    ids.push(g);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for g in ids {
+            if let Some(g) = net.security_group_show(&g).await? {
+                out.push(nova_security_group(&g));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `addSecurityGroup` / `removeSecurityGroup`: changes the groups of every port of the
+    /// server (nova/network/security_group_api.py `add_to_instance`).
+    pub async fn server_security_group_change(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        name: &str,
+        add: bool,
+    ) -> Result<()> {
+        let c = self.caller(ctx)?;
+        let rule = if add {
+            "os_compute_api:os-security-groups:add"
+        } else {
+            "os_compute_api:os-security-groups:remove"
+        };
+        let i = self.server_for(&c, id, rule).await?;
+        let net = self.network_client()?;
+        let token = c.ctx.token.clone().unwrap_or_default();
+        let project = i.project_id.clone();
+        let group = net
+            .security_group_find(&token, &project, name)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "Security group {name} not found for project {project}."
+                ))
+            })?;
+        let ports = net.ports_of_device(&i.uuid).await?;
+        if ports.is_empty() {
+            return Err(Error::not_found(format!(
+                "instance_id {} could not be found as device id on any ports",
+                i.uuid
+            )));
+        }
+        let has = |p: &PortInfo| p.security_groups.contains(&group);
+        if add && ports.iter().all(has) {
+            return Err(Error::bad_request(format!(
+                "Security group {name} is already associated with the instance {}",
+                i.uuid
+            )));
+        }
+        if !add && !ports.iter().any(has) {
+            return Err(Error::bad_request(format!(
+                "Security group {name} not associated with the instance {}",
+                i.uuid
+            )));
+        }
+        for p in &ports {
+            let mut groups = p.security_groups.clone();
+            if add && !has(p) {
+                groups.push(group.clone());
+            } else if !add {
+                groups.retain(|g| g != &group);
+            } else {
+                continue;
+            }
+            net.port_set_security_groups(&p.id, &groups).await?;
+        }
+        let mut names = i.security_groups.clone();
+        if add && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        } else if !add {
+            names.retain(|n| n != name);
+        }
+        self.store
+            .instance_update(
+                &i.uuid,
+                &crate::store::InstanceUpdate {
+                    security_groups: Some(names),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
 }

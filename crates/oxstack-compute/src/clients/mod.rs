@@ -24,6 +24,7 @@ mod network;
 
 pub use network::{
     FakeNetwork, FixedIp, HttpNetworkClient, NetworkClient, NetworkInfo, PortCreate, PortInfo,
+    SecurityGroupInfo,
 };
 
 /// What a cross-service call can fail with.

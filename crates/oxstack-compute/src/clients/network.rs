@@ -44,6 +44,16 @@ pub struct PortInfo {
     pub status: String,
 }
 
+/// A security group, with its rules as the networking service renders them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SecurityGroupInfo {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub project_id: String,
+    pub rules: Vec<Value>,
+}
+
 /// A port compute asks for on behalf of a server.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PortCreate {
@@ -103,6 +113,9 @@ pub trait NetworkClient: Send + Sync + std::fmt::Debug {
     ) -> Result<(), ClientError>;
     /// The floating IP addresses associated with `port_id`.
     async fn floating_ips_of_port(&self, port_id: &str) -> Result<Vec<String>, ClientError>;
+    /// The security group `id`, whoever owns it.
+    async fn security_group_show(&self, id: &str)
+    -> Result<Option<SecurityGroupInfo>, ClientError>;
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -409,6 +422,30 @@ impl NetworkClient for HttpNetworkClient {
             .map(|a| a.iter().map(|f| s(f, "floating_ip_address")).collect())
             .unwrap_or_default())
     }
+
+    async fn security_group_show(
+        &self,
+        id: &str,
+    ) -> Result<Option<SecurityGroupInfo>, ClientError> {
+        if !path_safe(id) {
+            return Ok(None);
+        }
+        let (st, v) = self
+            .as_service(Method::GET, &format!("/v2.0/security-groups/{id}"), None)
+            .await?;
+        Ok(self
+            .one(st, &v, "security_group")?
+            .map(|g| SecurityGroupInfo {
+                id: s(&g, "id"),
+                name: s(&g, "name"),
+                description: s(&g, "description"),
+                project_id: s(&g, "project_id"),
+                rules: g["security_group_rules"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            }))
+    }
 }
 
 /// An in-memory networking service for tests: every network, port and group is visible to
@@ -666,5 +703,32 @@ impl NetworkClient for FakeNetwork {
             .get(port_id)
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn security_group_show(
+        &self,
+        id: &str,
+    ) -> Result<Option<SecurityGroupInfo>, ClientError> {
+        let group = |id: &str, project: &str, name: &str| SecurityGroupInfo {
+            id: id.into(),
+            name: name.into(),
+            project_id: project.into(),
+            rules: vec![json!({
+                "id": format!("rule-of-{id}"), "direction": "ingress", "ethertype": "IPv4",
+                "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+                "remote_ip_prefix": "0.0.0.0/0", "remote_group_id": null,
+                "security_group_id": id,
+            })],
+            ..Default::default()
+        };
+        if let Some(project) = id.strip_prefix("default-of-") {
+            return Ok(Some(group(id, project, "default")));
+        }
+        Ok(self
+            .lock()
+            .groups
+            .iter()
+            .find(|g| g.0 == id)
+            .map(|(id, project, name)| group(id, project, name)))
     }
 }

@@ -58,6 +58,7 @@ pub struct InstanceUpdate {
     pub new_flavor: Option<Option<FlavorSnapshot>>,
     pub progress: Option<i64>,
     pub network_info: Option<Vec<Vif>>,
+    pub security_groups: Option<Vec<String>>,
     pub launched_at: Option<Option<i64>>,
     pub terminated_at: Option<Option<i64>>,
     pub deleted: Option<bool>,
@@ -368,6 +369,11 @@ impl Store {
             Arg::S(v.as_ref().map(flavor_text))
         });
         set!(u.progress, "progress", |v: &i64| Arg::I(Some(*v)));
+        set!(u.security_groups, "security_groups", |v: &Vec<String>| {
+            Arg::S(Some(
+                serde_json::to_string(v).unwrap_or_else(|_| "[]".into()),
+            ))
+        });
         set!(u.network_info, "network_info", |v: &Vec<Vif>| Arg::S(Some(
             vifs_text(v)
         )));
