@@ -77,6 +77,21 @@ async fn a_server_gets_a_port_on_its_network_and_shows_its_address() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = c.get(&format!("/v2.1/servers/{id}/ips"), OTHER).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // An update answers with the plain addresses, as Nova does.
+    let r = c
+        .call(
+            Method::PUT,
+            &format!("/v2.1/servers/{id}"),
+            Some(MEMBER),
+            Some(json!({"server": {"name": "renamed"}})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["server"]["addresses"],
+        json!({"private": [{"version": 4, "addr": ip}]})
+    );
 
     // The ip filter is a regular expression from the start of a fixed address.
     let prefix = &ip[..ip.rfind('.').expect("dotted") + 1];

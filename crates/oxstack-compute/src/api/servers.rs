@@ -160,7 +160,8 @@ fn render(app: &App, r: &RenderCtx, i: &Instance, fault: Option<&Fault>, view: V
         "flavor": flavor,
         "created": isotime(i.created_at),
         "updated": isotime(i.updated_at),
-        "addresses": addresses(&i.network_info, true),
+        // Nova leaves the OS-EXT-IPS keys out of update and rebuild responses.
+        "addresses": addresses(&i.network_info, view == View::Full),
         "accessIPv4": i.access_ip_v4.clone().unwrap_or_default(),
         "accessIPv6": i.access_ip_v6.clone().unwrap_or_default(),
         "links": app.links(&format!("servers/{}", i.uuid)),
