@@ -102,6 +102,7 @@ impl Compute {
             bus: self.opts.bus.clone(),
             coord: self.opts.coord.clone(),
             placement: self.opts.placement.clone(),
+            image: self.opts.image.clone(),
             network: self.opts.network.clone(),
             default_availability_zone: self.opts.config.default_availability_zone.clone(),
             driver,

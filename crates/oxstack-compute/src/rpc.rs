@@ -12,6 +12,8 @@
 //!   unshelve_instance, rescue_instance, unrescue_instance (casts)
 //! - 1.2: attach_interface (call: `request`, a `NetworkRequest`; answers the port),
 //!   detach_interface (cast: port_id), refresh_network_info (cast)
+//! - 1.3: snapshot_instance carries `auth_token`, the token of the user who asked: the
+//!   agent uploads the disk into their image with it
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +25,7 @@ use crate::clients::{FixedIp, PortInfo};
 use crate::model::NetworkRequest;
 
 /// The version this side speaks.
-pub const VERSION: &str = "1.2";
+pub const VERSION: &str = "1.3";
 /// The major version the agent accepts.
 pub const MAJOR: &str = "1";
 

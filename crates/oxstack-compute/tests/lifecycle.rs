@@ -404,3 +404,40 @@ async fn change_password() {
         StatusCode::CONFLICT
     );
 }
+
+#[tokio::test]
+async fn create_image_uploads_the_disk_or_deletes_the_image() {
+    use oxstack_compute::clients::ImageClient;
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let id = c.server(MEMBER, "vm1", "1").await;
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/action");
+    let snap = json!({"createImage": {"name": "snap", "metadata": {"k": "v"}}});
+    let r = c
+        .call(
+            Method::POST,
+            &path,
+            Some(MEMBER),
+            Some(snap.clone()),
+            Some("2.45"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let image = r.body["image_id"].as_str().expect("image_id").to_string();
+    c.wait(&id, "ACTIVE").await;
+    let info = c.image.image_get("", &image).await.expect("get");
+    let info = info.expect("the snapshot image exists");
+    assert_eq!((info.status.as_str(), info.size), ("active", Some(0)));
+
+    // The hypervisor lost the server: the snapshot fails, its image is deleted and the
+    // server is left as it was.
+    c.driver.destroy(&id).await.expect("destroy");
+    let r = c
+        .call(Method::POST, &path, Some(MEMBER), Some(snap), Some("2.45"))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let image = r.body["image_id"].as_str().expect("image_id").to_string();
+    c.wait(&id, "ACTIVE").await;
+    assert!(c.image.image_get("", &image).await.expect("get").is_none());
+}

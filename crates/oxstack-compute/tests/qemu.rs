@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use common::{ADMIN, FakeTokens, Resp};
 use oxstack_common::bus::InProcessBus;
@@ -402,6 +402,26 @@ async fn a_real_guest_through_the_api() {
     // An agent restart re-adopts the running guest: same process, still controllable.
     c.restart_agent().await;
     c.wait(&id, "ACTIVE", Duration::from_secs(10)).await;
+    assert_eq!(c.pid(&id), Some(pid3));
+    assert_eq!(c.qmp_status(&id).await, "running");
+
+    // A snapshot of the running guest: one standalone qcow2 (no backing file) in the
+    // image, and the guest runs on in the same process.
+    let r = c
+        .action(&id, json!({"createImage": {"name": "snap"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let location = r.headers[header::LOCATION].to_str().expect("location");
+    let image = location.rsplit('/').next().expect("image id").to_string();
+    c.wait(&id, "ACTIVE", Duration::from_secs(60)).await;
+    let (_, data) = c
+        .driver_opts
+        .image
+        .image_download("", &image)
+        .await
+        .expect("the snapshot was uploaded");
+    assert!(data.starts_with(b"QFI\xfb"), "not qcow2");
+    assert_eq!(&data[8..16], &[0u8; 8], "the snapshot has a backing file");
     assert_eq!(c.pid(&id), Some(pid3));
     assert_eq!(c.qmp_status(&id).await, "running");
 

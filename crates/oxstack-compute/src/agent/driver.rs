@@ -96,6 +96,9 @@ pub trait ComputeDriver: Send + Sync + std::fmt::Debug {
     async fn console_output(&self, uuid: &str) -> Result<String, DriverError>;
     /// The servers the hypervisor has.
     async fn list(&self) -> Vec<String>;
+    /// A standalone qcow2 copy of the server's root disk, for a snapshot image. A running
+    /// guest may be paused while the disk is copied, never longer.
+    async fn snapshot(&self, uuid: &str) -> Result<bytes::Bytes, DriverError>;
     /// Plugs a port into a running server. Drivers without a data plane have nothing to
     /// plug: the port exists in the networking service and the guest learns of it from
     /// its metadata.
@@ -306,6 +309,18 @@ impl ComputeDriver for FakeDriver {
         Ok(format!(
             "FAKE CONSOLE OUTPUT\n{name} login: \nANOTHER\nLAST LINE\n"
         ))
+    }
+    /// The fake's servers have no disks: their snapshots are empty.
+    async fn snapshot(&self, uuid: &str) -> Result<bytes::Bytes, DriverError> {
+        if !self
+            .vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(uuid)
+        {
+            return Err(DriverError(format!("Instance {uuid} could not be found.")));
+        }
+        Ok(bytes::Bytes::new())
     }
     async fn list(&self) -> Vec<String> {
         self.vms

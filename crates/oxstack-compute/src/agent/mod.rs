@@ -16,7 +16,7 @@ use serde_json::Value;
 
 pub use driver::{ComputeDriver, DriverError, FakeDriver, HostResources, InstanceSpec};
 
-use crate::clients::{NetworkClient, PlacementClient, flavor_resources};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient, flavor_resources};
 use crate::model::{ComputeNode, Fault, FlavorSnapshot, Instance, NetworkRequest, Service, Vif};
 use crate::networking;
 use crate::rpc;
@@ -37,6 +37,8 @@ pub struct AgentOptions {
     pub bus: Arc<dyn Bus>,
     pub coord: Arc<dyn Coordination>,
     pub placement: Arc<dyn PlacementClient>,
+    /// Where snapshots are uploaded.
+    pub image: Arc<dyn ImageClient>,
     /// The networking service (`None`: servers get no ports).
     pub network: Option<Arc<dyn NetworkClient>>,
     /// The zone of servers that name none (their ports' `device_owner`).
@@ -431,7 +433,7 @@ impl Agent {
             "finish_resize" => self.finish_resize(uuid, req).await,
             "confirm_resize" => self.end_resize(uuid, req, true).await,
             "revert_resize" => self.end_resize(uuid, req, false).await,
-            "snapshot_instance" => self.snapshot(uuid, req).await,
+            "snapshot_instance" => self.snapshot(uuid, req, args).await,
             "attach_interface" => self.attach_interface(uuid, req, &args["request"]).await,
             "detach_interface" => {
                 let port = args["port_id"].as_str().unwrap_or_default();
@@ -946,11 +948,37 @@ impl Agent {
         Ok(Value::Null)
     }
 
-    async fn snapshot(&self, uuid: &str, req: &str) -> Outcome {
+    /// Copies the root disk into the queued image the API created, with the token of the
+    /// user who asked (the image is theirs). A failed snapshot leaves the server as it was
+    /// and deletes the image, as Nova does.
+    async fn snapshot(&self, uuid: &str, req: &str, args: &Value) -> Outcome {
         const EV: &str = "compute_snapshot_instance";
         self.event_start(uuid, req, EV).await;
-        // TODO-correctness: upload the disk to the image service once drivers have disks;
-        // the fake driver has none, so the image record stays as created by the API.
+        let image_id = args["image_id"].as_str().unwrap_or_default();
+        let token = args["auth_token"].as_str().unwrap_or_default();
+        self.set(
+            uuid,
+            InstanceUpdate {
+                task_state: Some(Some(task::IMAGE_UPLOADING.into())),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let uploaded = match self.opts.driver.snapshot(uuid).await {
+            Ok(data) => self
+                .opts
+                .image
+                .image_upload(token, image_id, data)
+                .await
+                .map_err(|e| error_chain(&e)),
+            Err(e) => Err(e.0),
+        };
+        if let Err(e) = &uploaded {
+            tracing::warn!(instance = uuid, image = image_id, error = %e, "snapshot failed");
+            if let Err(d) = self.opts.image.image_delete(token, image_id).await {
+                tracing::warn!(image = image_id, error = %d, "failed snapshot image not deleted");
+            }
+        }
         self.set(
             uuid,
             InstanceUpdate {
@@ -959,7 +987,8 @@ impl Agent {
             },
         )
         .await?;
-        self.event_finish(uuid, req, EV, None).await;
-        Ok(Value::Null)
+        self.event_finish(uuid, req, EV, uploaded.as_ref().err().map(String::as_str))
+            .await;
+        uploaded.map(|()| Value::Null)
     }
 }

@@ -1353,7 +1353,7 @@ impl App {
                     "snapshot_instance",
                     &c.rpc(),
                     &i.uuid,
-                    json!({"image_id": image.id}),
+                    json!({"image_id": image.id, "auth_token": token}),
                 )
                 .await
                 .map_err(|e| Error::internal("rpc", e))?;

@@ -91,6 +91,9 @@ pub trait ImageClient: Send + Sync + std::fmt::Debug {
             detail: "this image client cannot download image data".into(),
         })
     }
+    /// Uploads a queued image's data (`PUT /v2/images/{id}/file`); the image goes active.
+    // TODO-performance: stream from the driver's file instead of holding the data in memory.
+    async fn image_upload(&self, token: &str, id: &str, data: Bytes) -> Result<(), ClientError>;
     /// Deletes an image (no error when it is already gone).
     async fn image_delete(&self, token: &str, id: &str) -> Result<(), ClientError>;
 }
@@ -185,17 +188,19 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ClientError> {
+        let body = body.map(|v| ("application/json", Bytes::from(v.to_string())));
         let (status, bytes) = self.send_raw(method, path, headers, body).await?;
         let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Ok((status, v))
     }
 
+    /// Sends `body` (content type and bytes) and answers the status and the raw body.
     pub(crate) async fn send_raw(
         &self,
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
-        body: Option<&Value>,
+        body: Option<(&str, Bytes)>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let mut b = Request::builder()
             .method(method)
@@ -205,9 +210,9 @@ impl Http {
             b = b.header(*k, *v);
         }
         let body = match body {
-            Some(v) => {
-                b = b.header("content-type", "application/json");
-                Full::new(Bytes::from(v.to_string()))
+            Some((content_type, bytes)) => {
+                b = b.header("content-type", content_type);
+                Full::new(bytes)
             }
             None => Full::new(Bytes::new()),
         };
@@ -347,6 +352,30 @@ impl ImageClient for HttpImageClient {
             service: "image",
             detail: "image without id".into(),
         })
+    }
+
+    async fn image_upload(&self, token: &str, id: &str, data: Bytes) -> Result<(), ClientError> {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ClientError::Protocol {
+                service: "image",
+                detail: format!("bad image id {id:?}"),
+            });
+        }
+        let (st, body) = self
+            .0
+            .send_raw(
+                Method::PUT,
+                &format!("/v2/images/{id}/file"),
+                &[("x-auth-token", token)],
+                Some(("application/octet-stream", data)),
+            )
+            .await?;
+        if st != StatusCode::NO_CONTENT {
+            return Err(self
+                .0
+                .fail(st, &Value::String(String::from_utf8_lossy(&body).into())));
+        }
+        Ok(())
     }
 
     async fn image_delete(&self, token: &str, id: &str) -> Result<(), ClientError> {
@@ -668,6 +697,31 @@ impl ImageClient for FakeImageClient {
         })?;
         img.status = "queued".into();
         Ok(img.clone())
+    }
+
+    async fn image_upload(&self, _token: &str, id: &str, data: Bytes) -> Result<(), ClientError> {
+        let mut images = self.images.lock().unwrap_or_else(|p| p.into_inner());
+        let img = images.get_mut(id).ok_or_else(|| ClientError::Status {
+            service: "image",
+            status: 404,
+            body: format!("no image {id}"),
+        })?;
+        if img.status != "queued" {
+            return Err(ClientError::Status {
+                service: "image",
+                status: 409,
+                body: format!("image {id} is {}", img.status),
+            });
+        }
+        img.status = "active".into();
+        img.size = Some(data.len() as i64);
+        let record = json!({"id": id, "name": img.name, "disk_format": "qcow2"});
+        drop(images);
+        self.data
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), (record, data));
+        Ok(())
     }
 
     async fn image_delete(&self, _token: &str, id: &str) -> Result<(), ClientError> {
