@@ -4,6 +4,7 @@
 
 mod flavors;
 mod hosts;
+mod images;
 mod misc;
 mod servers;
 mod usage;
@@ -31,6 +32,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(servers::routes())
         .merge(flavors::routes())
         .merge(hosts::routes())
+        .merge(images::routes())
         .merge(usage::routes())
         .merge(misc::routes())
         .layer(middleware::from_fn(microversion::negotiate));

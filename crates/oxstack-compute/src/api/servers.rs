@@ -1,6 +1,6 @@
 //! `/servers`: servers, their actions, metadata, tags, addresses and instance actions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -548,18 +548,9 @@ async fn server_action(
                     ));
                 }
             };
-            let mut meta = BTreeMap::new();
-            if let Some(Value::Object(mm)) = arg.get("metadata") {
-                for (k, v) in mm {
-                    meta.insert(
-                        k.clone(),
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string()),
-                    );
-                }
-            }
-            let image_id = app.server_create_image(&ctx, &id, &name, &meta).await?;
+            let image_id = app
+                .server_create_image(&ctx, &id, &name, arg.get("metadata"))
+                .await?;
             if mv.at_least(45) {
                 return Ok(with_status(
                     StatusCode::ACCEPTED,

@@ -6,6 +6,7 @@ pub mod admin;
 mod conductor;
 pub mod flavors;
 mod hosts;
+pub mod images;
 pub mod keypairs;
 mod lifecycle;
 mod networking;

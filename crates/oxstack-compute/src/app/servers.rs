@@ -1324,8 +1324,9 @@ impl App {
         ctx: &RequestContext,
         id: &str,
         name: &str,
-        metadata: &BTreeMap<String, String>,
+        metadata: Option<&Value>,
     ) -> Result<String> {
+        let metadata = metadata_of(metadata, "metadata")?;
         let c = self.caller(ctx)?;
         let i = self
             .server_for(&c, id, "os_compute_api:servers:create_image")
@@ -1338,12 +1339,21 @@ impl App {
         if !allowed.permits(&i.vm_state, i.task_state.as_deref()) {
             return Err(state_conflict(&i, "createImage"));
         }
-        let mut props = metadata.clone();
-        props.insert("instance_uuid".into(), i.uuid.clone());
-        props.insert("image_type".into(), "snapshot".into());
-        props.insert("base_image_ref".into(), i.image_ref.clone());
+        self.check_image_metadata_quota(ctx, metadata.len()).await?;
+        // The caller's metadata wins over these, as in Nova.
+        let mut props = BTreeMap::from([
+            ("instance_uuid".to_string(), i.uuid.clone()),
+            ("user_id".into(), c.user_id().to_string()),
+            ("image_type".into(), "snapshot".into()),
+            ("base_image_ref".into(), i.image_ref.clone()),
+        ]);
+        props.extend(metadata);
         let token = c.ctx.token.clone().unwrap_or_default();
-        let image = self.image.snapshot_create(&token, name, &props).await?;
+        let image = self
+            .image
+            .snapshot_create(&token, name, &props)
+            .await
+            .map_err(super::images::image_error)?;
         self.transition(&c, &i, "createImage", allowed, Some(task::IMAGE_SNAPSHOT))
             .await?;
         if let Some(host) = &i.host {

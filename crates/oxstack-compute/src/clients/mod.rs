@@ -91,6 +91,20 @@ pub trait ImageClient: Send + Sync + std::fmt::Debug {
             detail: "this image client cannot download image data".into(),
         })
     }
+    /// The image service's records of the images the token's user sees (Glance's JSON),
+    /// filtered by `query` (Glance's list parameters), every page up to `limit` images.
+    async fn image_records(
+        &self,
+        token: &str,
+        query: &[(String, String)],
+        limit: Option<usize>,
+    ) -> Result<Vec<Value>, ClientError>;
+    /// One image's record (Glance's JSON); `None` when it does not exist or is not visible.
+    async fn image_record(&self, token: &str, id: &str) -> Result<Option<Value>, ClientError>;
+    /// Applies JSON-patch operations (`{"op", "path", "value"}`) to an image; answers the
+    /// updated record.
+    async fn image_patch(&self, token: &str, id: &str, ops: &[Value])
+    -> Result<Value, ClientError>;
     /// Uploads a queued image's data (`PUT /v2/images/{id}/file`); the image goes active.
     // TODO-performance: stream from the driver's file instead of holding the data in memory.
     async fn image_upload(&self, token: &str, id: &str, data: Bytes) -> Result<(), ClientError>;
@@ -354,6 +368,92 @@ impl ImageClient for HttpImageClient {
         })
     }
 
+    async fn image_records(
+        &self,
+        token: &str,
+        query: &[(String, String)],
+        limit: Option<usize>,
+    ) -> Result<Vec<Value>, ClientError> {
+        let mut path = {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+            if let Some(n) = limit {
+                q.append_pair("limit", &n.to_string());
+            }
+            format!("/v2/images?{}", q.finish())
+        };
+        let mut out = Vec::new();
+        loop {
+            let (st, v) = self
+                .0
+                .send(Method::GET, &path, &[("x-auth-token", token)], None)
+                .await?;
+            if st != StatusCode::OK {
+                return Err(self.0.fail(st, &v));
+            }
+            if let Some(items) = v["images"].as_array() {
+                out.extend(items.iter().cloned());
+            }
+            let done = limit.is_some_and(|n| out.len() >= n);
+            match v["next"].as_str() {
+                Some(next) if !done && next.starts_with("/v2/images") => path = next.to_string(),
+                _ => break,
+            }
+        }
+        if let Some(n) = limit {
+            out.truncate(n);
+        }
+        Ok(out)
+    }
+
+    async fn image_record(&self, token: &str, id: &str) -> Result<Option<Value>, ClientError> {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(None);
+        }
+        let (st, v) = self
+            .0
+            .send(
+                Method::GET,
+                &format!("/v2/images/{id}"),
+                &[("x-auth-token", token)],
+                None,
+            )
+            .await?;
+        match st {
+            StatusCode::OK => Ok(Some(v)),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(self.0.fail(s, &v)),
+        }
+    }
+
+    async fn image_patch(
+        &self,
+        token: &str,
+        id: &str,
+        ops: &[Value],
+    ) -> Result<Value, ClientError> {
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(self.0.fail(StatusCode::NOT_FOUND, &json!("no such image")));
+        }
+        let body = Bytes::from(Value::Array(ops.to_vec()).to_string());
+        let (st, bytes) = self
+            .0
+            .send_raw(
+                Method::PATCH,
+                &format!("/v2/images/{id}"),
+                &[("x-auth-token", token)],
+                Some(("application/openstack-images-v2.1-json-patch", body)),
+            )
+            .await?;
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if st != StatusCode::OK {
+            return Err(self.0.fail(st, &v));
+        }
+        Ok(v)
+    }
+
     async fn image_upload(&self, token: &str, id: &str, data: Bytes) -> Result<(), ClientError> {
         if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(ClientError::Protocol {
@@ -614,121 +714,183 @@ impl PlacementClient for HttpPlacementClient {
 // Fakes
 
 /// An in-memory image service: images are added by tests; every token sees every image.
+/// Each image is a Glance-shaped record (properties at the top level) and maybe data.
 #[derive(Debug, Default)]
 pub struct FakeImageClient {
-    images: Mutex<HashMap<String, ImageInfo>>,
-    /// Image records and data for [`ImageClient::image_download`].
-    data: Mutex<HashMap<String, (Value, Bytes)>>,
+    images: Mutex<BTreeMap<String, (Value, Option<Bytes>)>>,
+}
+
+fn glance_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn not_found(id: &str) -> ClientError {
+    ClientError::Status {
+        service: "image",
+        status: 404,
+        body: format!("no image {id}"),
+    }
 }
 
 impl FakeImageClient {
-    /// Adds an active image.
+    fn images(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Value, Option<Bytes>)>> {
+        self.images.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an active public image of 1 MiB (without data).
     pub fn add(&self, id: &str, name: &str) {
-        self.images
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                id.to_string(),
-                ImageInfo {
-                    id: id.to_string(),
-                    name: Some(name.to_string()),
-                    status: "active".into(),
-                    min_disk: 0,
-                    min_ram: 0,
-                    size: Some(1 << 20),
-                },
-            );
+        let now = glance_now();
+        let record = json!({
+            "id": id, "name": name, "status": "active", "visibility": "public",
+            "min_disk": 0, "min_ram": 0, "size": 1 << 20,
+            "container_format": "bare", "disk_format": "raw",
+            "created_at": now, "updated_at": now,
+        });
+        self.images().insert(id.to_string(), (record, None));
     }
 
     /// Adds an active image with a record (`disk_format`, properties, ...) and data; the
-    /// record gets the data's md5 `checksum`.
-    pub fn add_with_data(&self, id: &str, name: &str, mut record: Value, data: Bytes) {
+    /// record gets the data's size and md5 `checksum`.
+    pub fn add_with_data(&self, id: &str, name: &str, record: Value, data: Bytes) {
         use md5::Digest;
         self.add(id, name);
         let sum: String = md5::Md5::digest(&data)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        record["id"] = json!(id);
-        record["checksum"] = json!(sum);
-        self.data
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), (record, data));
+        let mut images = self.images();
+        if let Some((r, d)) = images.get_mut(id) {
+            if let (Some(r), Some(extra)) = (r.as_object_mut(), record.as_object()) {
+                r.extend(extra.clone());
+            }
+            r["checksum"] = json!(sum);
+            r["size"] = json!(data.len());
+            *d = Some(data);
+        }
     }
 }
 
 #[async_trait]
 impl ImageClient for FakeImageClient {
     async fn image_download(&self, _token: &str, id: &str) -> Result<(Value, Bytes), ClientError> {
-        self.data
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ClientError::Status {
-                service: "image",
-                status: 404,
-                body: format!("no image {id}"),
-            })
+        match self.images().get(id) {
+            Some((r, Some(d))) => Ok((r.clone(), d.clone())),
+            _ => Err(not_found(id)),
+        }
     }
 
     async fn image_get(&self, _token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError> {
-        Ok(self
-            .images
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned())
+        Ok(self.images().get(id).and_then(|(r, _)| image_info(r)))
+    }
+
+    async fn image_records(
+        &self,
+        _token: &str,
+        query: &[(String, String)],
+        limit: Option<usize>,
+    ) -> Result<Vec<Value>, ClientError> {
+        let matches = |r: &Value| {
+            query.iter().all(|(k, v)| match k.as_str() {
+                "updated_at" => {
+                    let since = v.strip_prefix("gte:").unwrap_or(v);
+                    r["updated_at"].as_str().is_some_and(|u| u >= since)
+                }
+                _ => match &r[k.as_str()] {
+                    Value::String(s) => s == v,
+                    Value::Null => false,
+                    other => serde_json::from_str::<Value>(v).ok().as_ref() == Some(other),
+                },
+            })
+        };
+        let images = self.images();
+        let mut out: Vec<Value> = images
+            .values()
+            .map(|(r, _)| r)
+            .filter(|r| matches(r))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
+        if let Some(n) = limit {
+            out.truncate(n);
+        }
+        Ok(out)
+    }
+
+    async fn image_record(&self, _token: &str, id: &str) -> Result<Option<Value>, ClientError> {
+        Ok(self.images().get(id).map(|(r, _)| r.clone()))
+    }
+
+    async fn image_patch(
+        &self,
+        _token: &str,
+        id: &str,
+        ops: &[Value],
+    ) -> Result<Value, ClientError> {
+        let mut images = self.images();
+        let (r, _) = images.get_mut(id).ok_or_else(|| not_found(id))?;
+        let mut next = r.clone();
+        for op in ops {
+            let key = op["path"].as_str().unwrap_or("").trim_start_matches('/');
+            let Some(m) = next.as_object_mut() else {
+                break;
+            };
+            match op["op"].as_str() {
+                Some("add" | "replace") => {
+                    m.insert(key.to_string(), op["value"].clone());
+                }
+                Some("remove") if m.remove(key).is_none() => {
+                    return Err(ClientError::Status {
+                        service: "image",
+                        status: 409,
+                        body: format!("no property {key}"),
+                    });
+                }
+                _ => {}
+            }
+        }
+        next["updated_at"] = json!(glance_now());
+        *r = next.clone();
+        Ok(next)
     }
 
     async fn snapshot_create(
         &self,
         _token: &str,
         name: &str,
-        _properties: &BTreeMap<String, String>,
+        properties: &BTreeMap<String, String>,
     ) -> Result<ImageInfo, ClientError> {
         let id = uuid::Uuid::new_v4().to_string();
         self.add(&id, name);
-        let mut images = self.images.lock().unwrap_or_else(|p| p.into_inner());
-        let img = images.get_mut(&id).ok_or_else(|| ClientError::Protocol {
-            service: "image",
-            detail: "vanished".into(),
-        })?;
-        img.status = "queued".into();
-        Ok(img.clone())
+        let mut images = self.images();
+        let (r, _) = images.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        r["status"] = json!("queued");
+        r["visibility"] = json!("private");
+        r["size"] = Value::Null;
+        r["disk_format"] = json!("qcow2");
+        for (k, v) in properties {
+            r[k.as_str()] = json!(v);
+        }
+        image_info(r).ok_or_else(|| not_found(&id))
     }
 
     async fn image_upload(&self, _token: &str, id: &str, data: Bytes) -> Result<(), ClientError> {
-        let mut images = self.images.lock().unwrap_or_else(|p| p.into_inner());
-        let img = images.get_mut(id).ok_or_else(|| ClientError::Status {
-            service: "image",
-            status: 404,
-            body: format!("no image {id}"),
-        })?;
-        if img.status != "queued" {
+        let mut images = self.images();
+        let (r, d) = images.get_mut(id).ok_or_else(|| not_found(id))?;
+        if r["status"] != "queued" {
             return Err(ClientError::Status {
                 service: "image",
                 status: 409,
-                body: format!("image {id} is {}", img.status),
+                body: format!("image {id} is {}", r["status"]),
             });
         }
-        img.status = "active".into();
-        img.size = Some(data.len() as i64);
-        let record = json!({"id": id, "name": img.name, "disk_format": "qcow2"});
-        drop(images);
-        self.data
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), (record, data));
+        r["status"] = json!("active");
+        r["size"] = json!(data.len());
+        *d = Some(data);
         Ok(())
     }
 
     async fn image_delete(&self, _token: &str, id: &str) -> Result<(), ClientError> {
-        self.images
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        self.images().remove(id);
         Ok(())
     }
 }
