@@ -78,6 +78,13 @@ impl Identity {
             cache: opts.cache,
             policy,
             public_url: opts.public_url,
+            hash_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            ),
+            scopes: app::memo::EpochMemo::new(10_000),
+            projects: app::memo::EpochMemo::new(10_000),
+            catalogs: app::memo::EpochMemo::new(10_000),
+            revocations: app::memo::EpochMemo::new(1),
         };
         Ok(Identity { app: Arc::new(app) })
     }

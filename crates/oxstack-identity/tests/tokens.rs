@@ -275,3 +275,76 @@ async fn rescoping_with_a_dead_token_is_404() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{t}: {:?}", r.body);
     }
 }
+
+/// Re-scoping serves what the store says now: what was resolved for a scope before a change
+/// (a rename, a role taken away, an endpoint added) is not used after it.
+#[tokio::test]
+async fn rescoping_follows_changes_to_projects_roles_and_the_catalog() {
+    let c = cloud().await;
+    let (user, project, token) = common::member(&c, "rescoper", "pw-rescoper-1").await;
+    let rescope = |t: String| {
+        let c = &c;
+        let project = project.clone();
+        async move {
+            c.call(
+                Method::POST,
+                "/v3/auth/tokens",
+                None,
+                Some(
+                    json!({"auth": {"identity": {"methods": ["token"], "token": {"id": t}},
+                                 "scope": {"project": {"id": project}}}}),
+                ),
+            )
+            .await
+        }
+    };
+    let r = rescope(token.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["token"]["project"]["name"], "rescoper-project");
+    let services = r.body["token"]["catalog"].as_array().map(Vec::len);
+
+    let r = c
+        .admin(
+            Method::PATCH,
+            &format!("/v3/projects/{project}"),
+            Some(json!({"project": {"name": "renamed"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = rescope(token.clone()).await;
+    assert_eq!(r.body["token"]["project"]["name"], "renamed");
+
+    let r = c
+        .admin(
+            Method::POST,
+            "/v3/services",
+            Some(json!({"service": {"type": "extra", "name": "extra"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = rescope(token.clone()).await;
+    assert_eq!(
+        r.body["token"]["catalog"].as_array().map(Vec::len),
+        services.map(|n| n + 1)
+    );
+
+    let roles = c.admin(Method::GET, "/v3/roles?name=member", None).await;
+    let member = roles.body["roles"][0]["id"]
+        .as_str()
+        .expect("member")
+        .to_string();
+    let r = c
+        .admin(
+            Method::DELETE,
+            &format!("/v3/projects/{project}/users/{user}/roles/{member}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = rescope(token).await;
+    assert!(
+        matches!(r.status, StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND),
+        "{:?}",
+        r
+    );
+}

@@ -11,6 +11,7 @@ mod ec2_credentials;
 mod endpoint_filter;
 pub mod grants;
 mod groups;
+pub mod memo;
 mod oauth;
 mod policy_blobs;
 mod resources;
@@ -50,6 +51,17 @@ pub struct App {
     pub policy: Enforcer,
     /// `http://host:5000`: the base of `links.self`.
     pub public_url: String,
+    /// One permit per core for password hashing: hashes are CPU-bound, so running more at
+    /// once only makes every login wait longer (and each would hold a blocking thread).
+    pub hash_slots: tokio::sync::Semaphore,
+    /// Token scopes resolved against the store (user, project, roles), by user and scope.
+    pub scopes: memo::EpochMemo<tokens::Resolved>,
+    /// Projects and domains found by id or name.
+    pub projects: memo::EpochMemo<Option<crate::model::Project>>,
+    /// Catalogs as a project (or no project: key "") sees them.
+    pub catalogs: memo::EpochMemo<Value>,
+    /// Revocation events since a time (key ""): they only change with the epoch.
+    pub revocations: memo::EpochMemo<(i64, Vec<crate::model::RevocationEvent>)>,
 }
 
 impl App {

@@ -197,7 +197,6 @@ impl App {
         if body.contains_key("description") {
             d.description = opt_str(body, "description")?;
         }
-        let was_enabled = d.enabled;
         if let Some(e) = opt_bool(body, "enabled")? {
             d.enabled = e;
         }
@@ -212,9 +211,8 @@ impl App {
             StoreError::Duplicate => Self::conflict("domain", &name, ""),
             e => e.into(),
         })?;
-        if was_enabled != d.enabled {
-            self.invalidate_tokens().await;
-        }
+        // Names, enabled and the rest show in token bodies and resolved scopes.
+        self.invalidate_tokens().await;
         Ok(d)
     }
 
@@ -413,7 +411,6 @@ impl App {
         if body.contains_key("description") {
             p.description = opt_str(body, "description")?;
         }
-        let was_enabled = p.enabled;
         if let Some(e) = opt_bool(body, "enabled")? {
             p.enabled = e;
         }
@@ -430,9 +427,8 @@ impl App {
             }
             e => e.into(),
         })?;
-        if was_enabled != p.enabled {
-            self.invalidate_tokens().await;
-        }
+        // Names, enabled and the rest show in token bodies and resolved scopes.
+        self.invalidate_tokens().await;
         Ok(p)
     }
 

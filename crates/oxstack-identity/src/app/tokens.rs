@@ -58,18 +58,42 @@ pub struct TokenData {
     pub app_cred: Option<AppCred>,
 }
 
+/// A token's user and scope as the store has them (everything in [`TokenData`] but the
+/// payload and its issue time).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    user: User,
+    user_domain: Project,
+    project: Option<Project>,
+    project_domain: Option<Project>,
+    domain: Option<Project>,
+    system: bool,
+    roles: EffectiveRoles,
+    app_cred: Option<AppCred>,
+}
+
 impl App {
-    /// Verifies a password against a stored bcrypt hash off the async threads.
+    /// Verifies a password against a stored bcrypt hash off the async threads, at most one
+    /// hash per core at a time (the others queue in arrival order).
     pub async fn verify_password(&self, password: String, hash: Option<String>) -> bool {
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
+        let Ok(_slot) = self.hash_slots.acquire().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
             .await
             .unwrap_or(false)
     }
 
-    /// Hashes a password with the configured cost off the async threads.
+    /// Hashes a password with the configured cost off the async threads (one per core at a
+    /// time, as [`Self::verify_password`]).
     pub async fn hash_password(&self, password: String) -> Result<String> {
         let cost = self.config.password_hash_rounds;
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|e| Error::internal("password hashing slots", e))?;
         tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
             .await
             .map_err(|e| Error::internal("password hashing task", e))?
@@ -79,16 +103,18 @@ impl App {
     async fn domain_by_ref(&self, r: &Value) -> Result<Project> {
         if let Some(id) = r.get("id").and_then(Value::as_str) {
             return self
-                .store
-                .project_get(id)
+                .project_memo(format!("id:{id}"), async {
+                    Ok(self.store.project_get(id).await?)
+                })
                 .await?
                 .filter(|d| d.is_domain)
                 .ok_or_else(unauthorized);
         }
         if let Some(name) = r.get("name").and_then(Value::as_str) {
             return self
-                .store
-                .domain_get_by_name(name)
+                .project_memo(format!("domain:{name}"), async {
+                    Ok(self.store.domain_get_by_name(name).await?)
+                })
                 .await?
                 .ok_or_else(unauthorized);
         }
@@ -339,11 +365,18 @@ impl App {
         };
         if let Some(p) = scope.get("project") {
             let project = if let Some(id) = p.get("id").and_then(Value::as_str) {
-                self.store.project_get(id).await?.filter(|p| !p.is_domain)
+                self.project_memo(format!("id:{id}"), async {
+                    Ok(self.store.project_get(id).await?)
+                })
+                .await?
+                .filter(|p| !p.is_domain)
             } else if let Some(name) = p.get("name").and_then(Value::as_str) {
                 let d = p.get("domain").ok_or_else(|| Error::bad_request("Expecting to find domain in project - the server could not comply with the request since it is either malformed or otherwise incorrect."))?;
                 let domain = self.domain_by_ref(d).await?;
-                self.store.project_get_by_name(&domain.id, name).await?
+                self.project_memo(format!("name:{}:{name}", domain.id), async {
+                    Ok(self.store.project_get_by_name(&domain.id, name).await?)
+                })
+                .await?
             } else {
                 return Err(Error::bad_request(
                     "Expecting to find project id or name in the request.",
@@ -371,12 +404,47 @@ impl App {
         ))
     }
 
-    /// Checks a payload against the store: user, scope target and roles.
+    /// Checks a payload against the store (user, scope target and roles), or against what
+    /// the store said under the current epoch.
     async fn token_data(
         &self,
         payload: TokenPayload,
         issued_at: DateTime<Utc>,
     ) -> Result<TokenData> {
+        // The epoch is read before the store: a change racing with this resolution moves
+        // the epoch after its write, so what is kept here is dropped on the next use.
+        let epoch = self.epoch().await;
+        let key = format!("{}\n{:?}", payload.user_id, payload.scope);
+        let r = match self.scopes.get(&epoch, &key) {
+            Some(r) => r,
+            None => {
+                let r = std::sync::Arc::new(self.resolve(&payload).await?);
+                self.scopes.insert(&epoch, key, r.clone());
+                r
+            }
+        };
+        if let Some(c) = &r.app_cred
+            && c.expires_at
+                .is_some_and(|e| e <= oxstack_common::time::now().timestamp_micros())
+        {
+            return Err(unauthorized());
+        }
+        Ok(TokenData {
+            payload,
+            issued_at,
+            user: r.user.clone(),
+            user_domain: r.user_domain.clone(),
+            project: r.project.clone(),
+            project_domain: r.project_domain.clone(),
+            domain: r.domain.clone(),
+            system: r.system,
+            roles: r.roles.clone(),
+            app_cred: r.app_cred.clone(),
+        })
+    }
+
+    /// What a payload's user and scope stand for in the store.
+    async fn resolve(&self, payload: &TokenPayload) -> Result<Resolved> {
         let user = self
             .store
             .user_get(&payload.user_id)
@@ -389,9 +457,7 @@ impl App {
             .await?
             .filter(|d| d.enabled)
             .ok_or_else(unauthorized)?;
-        let mut data = TokenData {
-            payload,
-            issued_at,
+        let mut data = Resolved {
             user,
             user_domain,
             project: None,
@@ -401,7 +467,7 @@ impl App {
             roles: EffectiveRoles::new(),
             app_cred: None,
         };
-        let (project_id, app_cred_id) = match &data.payload.scope {
+        let (project_id, app_cred_id) = match &payload.scope {
             Scope::Unscoped => return Ok(data),
             Scope::Trust { .. } => return Err(unauthorized()),
             Scope::Project(p) => (Some(p.clone()), None),
@@ -453,12 +519,6 @@ impl App {
                 .app_cred_get(&cid)
                 .await?
                 .ok_or_else(unauthorized)?;
-            if cred
-                .expires_at
-                .is_some_and(|e| e <= oxstack_common::time::now().timestamp_micros())
-            {
-                return Err(unauthorized());
-            }
             let allowed: BTreeSet<String> = self
                 .expand_implied(cred.role_ids.iter().cloned().collect())
                 .await?;
@@ -484,8 +544,28 @@ impl App {
     }
 
     async fn is_revoked(&self, p: &TokenPayload, issued_at: DateTime<Utc>) -> Result<bool> {
+        // Every event revoked since the token was issued; the list kept under the epoch
+        // serves while it reaches back far enough.
         let horizon = issued_at.timestamp_micros() - 1_000_000;
-        let events = self.store.revocation_list_since(horizon).await?;
+        let epoch = self.epoch().await;
+        let events = match self.revocations.get(&epoch, "") {
+            Some(kept) if kept.0 <= horizon => kept,
+            _ => {
+                let lifetime = i64::try_from(self.config.token_expiration_secs)
+                    .unwrap_or(i64::MAX / 2_000_000)
+                    .saturating_mul(1_000_000);
+                let since = horizon.min(
+                    oxstack_common::time::now()
+                        .timestamp_micros()
+                        .saturating_sub(lifetime),
+                );
+                let list = self.store.revocation_list_since(since).await?;
+                let kept = std::sync::Arc::new((since, list));
+                self.revocations.insert(&epoch, String::new(), kept.clone());
+                kept
+            }
+        };
+        let events = &events.1;
         // Fernet tokens carry their issue time in whole seconds, so revocations reach to the
         // end of their second (as in Keystone): a token issued later in that second is
         // revoked too, and clients wait a second after e.g. a password change.
@@ -544,6 +624,31 @@ impl App {
             .await;
     }
 
+    /// A project (or domain) lookup, answered from what the store said under the current
+    /// epoch when it was asked before (`key` names the lookup).
+    async fn project_memo(
+        &self,
+        key: String,
+        load: impl std::future::Future<Output = Result<Option<Project>>>,
+    ) -> Result<Option<Project>> {
+        let epoch = self.epoch().await;
+        if let Some(p) = self.projects.get(&epoch, &key) {
+            return Ok(Option::clone(&p));
+        }
+        let p = load.await?;
+        // Only what exists is kept: creating a project does not move the epoch.
+        if p.is_some() {
+            self.projects
+                .insert(&epoch, key, std::sync::Arc::new(p.clone()));
+        }
+        Ok(p)
+    }
+
+    /// The current revocation epoch (empty before the first change).
+    async fn epoch(&self) -> Vec<u8> {
+        self.cache.get(EPOCH_KEY).await.unwrap_or_default()
+    }
+
     /// `DELETE /v3/auth/tokens`: revokes the subject token (and, as Keystone does, every token
     /// sharing its audit id).
     pub async fn revoke_token(&self, token: &str) -> Result<()> {
@@ -565,7 +670,7 @@ impl App {
     /// The cache key of `kind` facts about `token`: the token's digest under the current
     /// revocation epoch, so any revocation or change drops every entry at once.
     async fn cache_key(&self, kind: &str, token: &str) -> String {
-        let epoch = self.cache.get(EPOCH_KEY).await.unwrap_or_default();
+        let epoch = self.epoch().await;
         let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()).as_slice());
         format!(
             "identity:{kind}:{}:{digest}",
@@ -682,6 +787,18 @@ impl App {
     /// replaced by the project's id, and endpoints that need a project are left out for
     /// other scopes, as Keystone does.
     pub async fn catalog(&self, project_id: Option<&str>) -> Result<Value> {
+        let epoch = self.epoch().await;
+        let key = project_id.unwrap_or_default();
+        if let Some(c) = self.catalogs.get(&epoch, key) {
+            return Ok(Value::clone(&c));
+        }
+        let c = self.catalog_from_store(project_id).await?;
+        self.catalogs
+            .insert(&epoch, key.to_string(), std::sync::Arc::new(c.clone()));
+        Ok(c)
+    }
+
+    async fn catalog_from_store(&self, project_id: Option<&str>) -> Result<Value> {
         let services = self.store.service_list(None).await?;
         let mut endpoints = self.store.endpoint_list().await?;
         let mut filtered = false;

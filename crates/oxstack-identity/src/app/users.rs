@@ -382,7 +382,8 @@ impl App {
             // As Keystone does: re-enabling the user or restoring the old password does not
             // bring the earlier tokens back.
             self.revoke_user_tokens(&u.id).await?;
-        } else if was_enabled != u.enabled {
+        } else {
+            // The user's name and state show in token bodies and resolved scopes.
             self.invalidate_tokens().await;
         }
         Ok(u)
