@@ -651,3 +651,49 @@ async fn only_admins_make_routers_distributed_and_only_when_down() {
         .await;
     assert_eq!(r.body["router"]["distributed"], true, "{:?}", r.body);
 }
+
+#[tokio::test]
+async fn deleting_a_group_deletes_the_rules_naming_it_as_remote() {
+    let c = cloud().await;
+    let mut ids = Vec::new();
+    for name in ["peer", "web"] {
+        let r = c
+            .post(
+                "/v2.0/security-groups",
+                MEMBER,
+                json!({"security_group": {"name": name}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        ids.push(
+            r.body["security_group"]["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    let rule = json!({"security_group_rule": {"security_group_id": ids[1], "direction": "ingress",
+                      "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+                      "remote_group_id": ids[0]}});
+    let r = c.post("/v2.0/security-group-rules", MEMBER, rule).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let rule_id = r.body["security_group_rule"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let r = c
+        .delete(&format!("/v2.0/security-groups/{}", ids[0]), MEMBER)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = c
+        .get(&format!("/v2.0/security-group-rules/{rule_id}"), MEMBER)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c
+        .get(&format!("/v2.0/security-groups/{}", ids[1]), MEMBER)
+        .await;
+    let rules = r.body["security_group"]["security_group_rules"]
+        .as_array()
+        .expect("rules");
+    assert!(rules.iter().all(|r| r["id"] != rule_id.as_str()));
+}

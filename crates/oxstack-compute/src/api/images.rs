@@ -10,7 +10,7 @@ use oxstack_common::context::RequestContext;
 use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 
-use super::{AppState, ok, status};
+use super::{AppState, ok, proxy_api, status};
 use crate::app::images::{ImageListQuery, ProxyImage};
 use crate::app::{App, MetadataWrite};
 use crate::microversion::Version;
@@ -28,14 +28,6 @@ pub(super) fn routes() -> Router<std::sync::Arc<App>> {
             "/images/{id}/metadata/{key}",
             get(meta_show).put(meta_put).delete(meta_delete),
         )
-}
-
-/// The proxy APIs were removed at 2.36.
-fn proxy_api(mv: Version) -> Result<()> {
-    if mv.at_least(36) {
-        return Err(Error::not_found("The resource could not be found."));
-    }
-    Ok(())
 }
 
 /// Glance's status as Nova's, with Nova's progress figure.

@@ -6,6 +6,7 @@ mod flavors;
 mod hosts;
 mod images;
 mod misc;
+mod netproxy;
 mod servers;
 mod usage;
 
@@ -33,6 +34,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(flavors::routes())
         .merge(hosts::routes())
         .merge(images::routes())
+        .merge(netproxy::routes())
         .merge(usage::routes())
         .merge(misc::routes())
         .layer(middleware::from_fn(microversion::negotiate));
@@ -109,6 +111,14 @@ async fn version(State(app): AppState) -> Response {
 }
 
 /// The object under `key` of a body: `{"server": {...}}`.
+/// Nova's proxies of other services' APIs were removed at 2.36: 404 from then on.
+pub(crate) fn proxy_api(mv: microversion::Version) -> Result<()> {
+    if mv.at_least(36) {
+        return Err(Error::not_found("The resource could not be found."));
+    }
+    Ok(())
+}
+
 pub(crate) fn member(body: &Value, key: &str) -> Result<Map<String, Value>> {
     match body.get(key) {
         Some(Value::Object(m)) => Ok(m.clone()),

@@ -191,12 +191,15 @@ fn render(app: &App, r: &RenderCtx, i: &Instance, fault: Option<&Fault>, view: V
         s["key_name"] = json!(i.key_name);
         s["OS-SRV-USG:launched_at"] = json!(i.launched_at.map(naive));
         s["OS-SRV-USG:terminated_at"] = json!(i.terminated_at.map(naive));
-        s["security_groups"] = json!(
-            i.security_groups
-                .iter()
-                .map(|g| json!({"name": g}))
-                .collect::<Vec<_>>()
-        );
+        // Nova leaves the key out when the server has no groups.
+        if !i.security_groups.is_empty() {
+            s["security_groups"] = json!(
+                i.security_groups
+                    .iter()
+                    .map(|g| json!({"name": g}))
+                    .collect::<Vec<_>>()
+            );
+        }
         s["OS-EXT-STS:task_state"] = json!(i.task_state);
         s["OS-EXT-STS:vm_state"] = json!(i.vm_state);
         s["OS-EXT-STS:power_state"] = json!(i.power_state);
@@ -630,6 +633,11 @@ async fn server_action(
         }
         "unrescue" => {
             app.server_unrescue(&ctx, &id).await?;
+            accepted()
+        }
+        "addFloatingIp" | "removeFloatingIp" if !mv.at_least(44) => {
+            app.proxy_floating_ip_server(&ctx, &id, arg, action == "addFloatingIp")
+                .await?;
             accepted()
         }
         other => Err(Error::bad_request(format!(

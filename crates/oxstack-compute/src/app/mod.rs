@@ -9,6 +9,7 @@ mod hosts;
 pub mod images;
 pub mod keypairs;
 mod lifecycle;
+mod netproxy;
 mod networking;
 mod quotas;
 mod servers;

@@ -24,7 +24,7 @@ mod network;
 
 pub use network::{
     FakeNetwork, FixedIp, HttpNetworkClient, NetworkClient, NetworkInfo, PortCreate, PortInfo,
-    SecurityGroupInfo,
+    SecurityGroupInfo, path_safe, query_value,
 };
 
 /// What a cross-service call can fail with.

@@ -86,6 +86,23 @@ pub trait NetworkClient: Send + Sync + std::fmt::Debug {
         name_or_id: &str,
     ) -> Result<Option<String>, ClientError>;
 
+    /// One Neutron call with the user's token, for Nova's proxy APIs (os-security-groups,
+    /// os-floating-ips, os-networks): the status and the JSON body. `path` carries its
+    /// query; the ids in it must already be checked with [`path_safe`].
+    async fn neutron(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ClientError> {
+        let _ = (token, method, path, body);
+        Err(ClientError::Protocol {
+            service: "network",
+            detail: "this networking client has no proxy calls".into(),
+        })
+    }
+
     // With the service token:
 
     /// The network `id`, whoever owns it.
@@ -173,11 +190,12 @@ fn port_info(v: &Value) -> PortInfo {
 }
 
 /// Only ids made of these characters go into a URL path.
-fn path_safe(id: &str) -> bool {
+pub fn path_safe(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-fn query_value(v: &str) -> String {
+/// A query parameter value, percent-encoded.
+pub fn query_value(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
@@ -237,6 +255,17 @@ impl HttpNetworkClient {
 
 #[async_trait]
 impl NetworkClient for HttpNetworkClient {
+    async fn neutron(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ClientError> {
+        let (st, v) = self.as_user(token, method, path, body).await?;
+        Ok((st.as_u16(), v))
+    }
+
     async fn network_get(&self, token: &str, id: &str) -> Result<Option<NetworkInfo>, ClientError> {
         if !path_safe(id) {
             return Ok(None);

@@ -248,7 +248,16 @@ impl App {
             return Err(Error::conflict(format!("Security Group {id} in use."))
                 .with_type("SecurityGroupInUse"));
         }
-        if !self.store.security_group_delete(id).await? {
+        // Rules of other groups that let this one in go with it, as in Neutron.
+        let peers: Vec<String> = self
+            .store
+            .list(Kind::SecurityGroupRule, None, None)
+            .await?
+            .into_iter()
+            .filter(|r| r.body["remote_group_id"] == json!(id))
+            .map(|r| r.id)
+            .collect();
+        if !self.store.security_group_delete(id, &peers).await? {
             return Err(not_found(Kind::SecurityGroup, id));
         }
         Ok(())

@@ -246,13 +246,22 @@ impl Store {
     }
 
     /// Deletes a security group with its rules (and its default-group record).
-    pub async fn security_group_delete(&self, id: &str) -> Result<bool> {
+    /// Deletes a security group with its rules and the `peer_rules` (other groups' rules
+    /// naming it as their remote group).
+    pub async fn security_group_delete(&self, id: &str, peer_rules: &[String]) -> Result<bool> {
         let mut tx = self.db.begin_write().await?;
         self.db
             .query("DELETE FROM neutron_security_group_rule WHERE parent_id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        for rule in peer_rules {
+            self.db
+                .query("DELETE FROM neutron_security_group_rule WHERE id = ?")
+                .bind(rule.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
         self.db
             .query("DELETE FROM neutron_default_security_group WHERE security_group_id = ?")
             .bind(id.to_string())
