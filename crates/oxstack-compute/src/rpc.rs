@@ -13,7 +13,8 @@
 //! - 1.2: attach_interface (call: `request`, a `NetworkRequest`; answers the port),
 //!   detach_interface (cast: port_id), refresh_network_info (cast)
 //! - 1.3: snapshot_instance carries `auth_token`, the token of the user who asked: the
-//!   agent uploads the disk into their image with it
+//!   agent uploads the disk into their image with it; for a backup, `backup_type` and
+//!   `rotation` (the agent deletes that server's older backups of the type beyond it)
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -171,3 +171,131 @@ async fn create_image_refuses_bad_metadata() {
     let r = c.get(&format!("/v2.1/servers/{id}"), MEMBER).await;
     assert!(r.body["server"]["OS-EXT-STS:task_state"].is_null());
 }
+
+#[tokio::test]
+async fn create_backup_keeps_the_newest_of_its_type() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let id = c.server(MEMBER, "vm1", "1").await;
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/action");
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let r = c
+            .call(
+                Method::POST,
+                &path,
+                Some(MEMBER),
+                Some(json!({"createBackup": {"name": format!("b{n}"), "backup_type": "daily", "rotation": 2}})),
+                Some("2.45"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        made.push(r.body["image_id"].as_str().expect("image_id").to_string());
+        c.wait(&id, "ACTIVE").await;
+    }
+    let r = c
+        .get(
+            &format!("/v2.1/images/detail?server={id}&type=backup"),
+            MEMBER,
+        )
+        .await;
+    let mut left: Vec<String> = r.body["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    left.sort();
+    let mut newest = made[1..].to_vec();
+    newest.sort();
+    assert_eq!(left, newest);
+    for bad in [
+        json!({"name": "b", "backup_type": "daily"}),
+        json!({"name": "b", "backup_type": "daily", "rotation": -1}),
+        json!({"name": "", "backup_type": "daily", "rotation": 1}),
+        json!({"name": "b", "rotation": 1}),
+    ] {
+        let r = c.post(&path, MEMBER, json!({ "createBackup": bad })).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn server_password_external_events_and_extensions() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let id = c.server(MEMBER, "vm1", "1").await;
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/os-server-password");
+    let r = c.get(&path, MEMBER).await;
+    assert_eq!(r.body, json!({"password": ""}));
+    let r = c
+        .call(Method::DELETE, &path, Some(MEMBER), None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = c.get(&path, OTHER).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let ev = |server: &str| json!({"name": "network-changed", "server_uuid": server});
+    let missing = "00000000-0000-0000-0000-000000000000";
+    let r = c
+        .post(
+            "/v2.1/os-server-external-events",
+            ADMIN,
+            json!({"events": [ev(&id)]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["events"][0]["code"], 200);
+    let r = c
+        .post(
+            "/v2.1/os-server-external-events",
+            ADMIN,
+            json!({"events": [ev(&id), ev(missing)]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS);
+    assert_eq!(
+        (
+            r.body["events"][1]["code"].as_i64(),
+            r.body["events"][1]["status"].as_str()
+        ),
+        (Some(404), Some("failed"))
+    );
+    let r = c
+        .post(
+            "/v2.1/os-server-external-events",
+            ADMIN,
+            json!({"events": [ev(missing)]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = c
+        .post(
+            "/v2.1/os-server-external-events",
+            MEMBER,
+            json!({"events": [ev(&id)]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = c
+        .post(
+            "/v2.1/os-server-external-events",
+            ADMIN,
+            json!({"events": [{"name": "nope", "server_uuid": id}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    let r = c.get("/v2.1/extensions", READER).await;
+    assert!(
+        r.body["extensions"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x["name"] == "Hosts"))
+    );
+    let r = c.get("/v2.1/extensions/os-consoles", READER).await;
+    assert_eq!(r.body["extension"]["alias"], "os-consoles");
+    let r = c.get("/v2.1/extensions/nope", READER).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

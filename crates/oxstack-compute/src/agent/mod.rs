@@ -948,6 +948,31 @@ impl Agent {
         Ok(Value::Null)
     }
 
+    /// Deletes the server's backups of `kind` beyond the newest `keep` (failures are logged:
+    /// the next backup tries again).
+    async fn rotate_backups(&self, token: &str, uuid: &str, kind: &str, keep: u64) {
+        let filters = [
+            ("instance_uuid".to_string(), uuid.to_string()),
+            ("image_type".to_string(), "backup".to_string()),
+            ("backup_type".to_string(), kind.to_string()),
+            ("sort".to_string(), "created_at:desc".to_string()),
+        ];
+        let backups = match self.opts.image.image_records(token, &filters, None).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(instance = uuid, error = %error_chain(&e), "backups not rotated");
+                return;
+            }
+        };
+        let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+        for old in backups.iter().skip(keep) {
+            let id = old["id"].as_str().unwrap_or_default();
+            if let Err(e) = self.opts.image.image_delete(token, id).await {
+                tracing::warn!(image = id, error = %error_chain(&e), "old backup not deleted");
+            }
+        }
+    }
+
     /// Copies the root disk into the queued image the API created, with the token of the
     /// user who asked (the image is theirs). A failed snapshot leaves the server as it was
     /// and deletes the image, as Nova does.
@@ -973,6 +998,12 @@ impl Agent {
                 .map_err(|e| error_chain(&e)),
             Err(e) => Err(e.0),
         };
+        if uploaded.is_ok()
+            && let (Some(kind), Some(keep)) =
+                (args["backup_type"].as_str(), args["rotation"].as_u64())
+        {
+            self.rotate_backups(token, uuid, kind, keep).await;
+        }
         if let Err(e) = &uploaded {
             tracing::warn!(instance = uuid, image = image_id, error = %e, "snapshot failed");
             if let Err(d) = self.opts.image.image_delete(token, image_id).await {

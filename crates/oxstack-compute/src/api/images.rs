@@ -2,11 +2,12 @@
 //! 2.36 on, as Nova).
 
 use axum::Router;
-use axum::extract::{Json, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use oxstack_common::context::RequestContext;
+use oxstack_common::http::Json;
 use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 

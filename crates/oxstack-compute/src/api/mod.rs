@@ -2,6 +2,7 @@
 //! Handlers parse, call one [`App`] method (which authorizes) and render for the request's
 //! microversion.
 
+mod extras;
 mod flavors;
 mod hosts;
 mod images;
@@ -34,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(flavors::routes())
         .merge(hosts::routes())
         .merge(images::routes())
+        .merge(extras::routes())
         .merge(netproxy::routes())
         .merge(usage::routes())
         .merge(misc::routes())

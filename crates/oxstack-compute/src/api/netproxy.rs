@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Json, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use oxstack_common::Result;
 use oxstack_common::context::RequestContext;
+use oxstack_common::http::Json;
 use serde_json::{Value, json};
 
 use super::{AppState, member, ok, parse_limit, proxy_api, status};

@@ -542,6 +542,54 @@ async fn server_action(
                 .await?;
             accepted()
         }
+        "createBackup" => {
+            let invalid = |field: &str, why: &str| {
+                Error::bad_request(format!(
+                    "Invalid input for field/attribute {field}. Value: {}. {why}",
+                    arg.get(field).unwrap_or(&Value::Null)
+                ))
+            };
+            let name = match arg.get("name") {
+                Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 255 => {
+                    s.clone()
+                }
+                _ => return Err(invalid("name", "'name' is a required non-empty string")),
+            };
+            let backup_type = arg
+                .get("backup_type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("backup_type", "'backup_type' is a required string"))?
+                .to_string();
+            let rotation = match arg.get("rotation") {
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .filter(|r| *r >= 0)
+            .ok_or_else(|| invalid("rotation", "'rotation' must be an integer of 0 or more"))?;
+            let backup = crate::app::Backup {
+                backup_type,
+                rotation,
+            };
+            let image_id = app
+                .server_create_image(&ctx, &id, &name, arg.get("metadata"), Some(&backup))
+                .await?;
+            if mv.at_least(45) {
+                return Ok(with_status(
+                    StatusCode::ACCEPTED,
+                    json!({"image_id": image_id}),
+                ));
+            }
+            let mut resp = status(StatusCode::ACCEPTED);
+            let loc = format!(
+                "{}/v2/images/{image_id}",
+                app.config.image_url.trim_end_matches('/')
+            );
+            if let Ok(v) = HeaderValue::from_str(&loc) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(resp)
+        }
         "createImage" => {
             let name = match arg.get("name") {
                 Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 255 => s.clone(),
@@ -552,7 +600,7 @@ async fn server_action(
                 }
             };
             let image_id = app
-                .server_create_image(&ctx, &id, &name, arg.get("metadata"))
+                .server_create_image(&ctx, &id, &name, arg.get("metadata"), None)
                 .await?;
             if mv.at_least(45) {
                 return Ok(with_status(
@@ -633,6 +681,10 @@ async fn server_action(
         }
         "unrescue" => {
             app.server_unrescue(&ctx, &id).await?;
+            accepted()
+        }
+        "injectNetworkInfo" => {
+            app.server_inject_network_info(&ctx, &id).await?;
             accepted()
         }
         "addFloatingIp" | "removeFloatingIp" if !mv.at_least(44) => {

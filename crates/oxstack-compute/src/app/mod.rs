@@ -4,6 +4,7 @@
 
 pub mod admin;
 mod conductor;
+mod extras;
 pub mod flavors;
 mod hosts;
 pub mod images;
@@ -33,7 +34,7 @@ pub use hosts::{HostEntry, HostResource};
 pub use lifecycle::Rebuilt;
 pub use networking::{Interface, InterfaceRequest};
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
-pub use servers::{CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
+pub use servers::{Backup, CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
 
 /// The compute application.
 #[derive(Debug)]

@@ -1317,27 +1317,40 @@ impl App {
         Ok(())
     }
 
-    /// `createImage`: the image record is created in the image service with the user's
-    /// token; the agent snapshots the disk into it. Returns the image id.
+    /// `createImage` (and `createBackup` with `backup`): the image record is created in the
+    /// image service with the user's token; the agent snapshots the disk into it (and, for
+    /// a backup, deletes the server's oldest backups of that type beyond the rotation).
+    /// Returns the image id.
     pub async fn server_create_image(
         &self,
         ctx: &RequestContext,
         id: &str,
         name: &str,
         metadata: Option<&Value>,
+        backup: Option<&Backup>,
     ) -> Result<String> {
         let metadata = metadata_of(metadata, "metadata")?;
         let c = self.caller(ctx)?;
-        let i = self
-            .server_for(&c, id, "os_compute_api:servers:create_image")
-            .await?;
+        let (action, rule, task_state) = match backup {
+            Some(_) => (
+                "createBackup",
+                "os_compute_api:os-create-backup",
+                task::IMAGE_BACKUP,
+            ),
+            None => (
+                "createImage",
+                "os_compute_api:servers:create_image",
+                task::IMAGE_SNAPSHOT,
+            ),
+        };
+        let i = self.server_for(&c, id, rule).await?;
         Self::check_locked(&c, &i)?;
         let allowed = Allowed::new(
             Some(&[vm::ACTIVE, vm::STOPPED, vm::PAUSED, vm::SUSPENDED]),
             NO_TASK,
         );
         if !allowed.permits(&i.vm_state, i.task_state.as_deref()) {
-            return Err(state_conflict(&i, "createImage"));
+            return Err(state_conflict(&i, action));
         }
         self.check_image_metadata_quota(ctx, metadata.len()).await?;
         // The caller's metadata wins over these, as in Nova.
@@ -1347,6 +1360,10 @@ impl App {
             ("image_type".into(), "snapshot".into()),
             ("base_image_ref".into(), i.image_ref.clone()),
         ]);
+        if let Some(b) = backup {
+            props.insert("image_type".into(), "backup".into());
+            props.insert("backup_type".into(), b.backup_type.clone());
+        }
         props.extend(metadata);
         let token = c.ctx.token.clone().unwrap_or_default();
         let image = self
@@ -1354,17 +1371,16 @@ impl App {
             .snapshot_create(&token, name, &props)
             .await
             .map_err(super::images::image_error)?;
-        self.transition(&c, &i, "createImage", allowed, Some(task::IMAGE_SNAPSHOT))
+        self.transition(&c, &i, action, allowed, Some(task_state))
             .await?;
         if let Some(host) = &i.host {
+            let mut args = json!({"image_id": image.id, "auth_token": token});
+            if let Some(b) = backup {
+                args["backup_type"] = json!(b.backup_type);
+                args["rotation"] = json!(b.rotation);
+            }
             self.rpc
-                .cast(
-                    host,
-                    "snapshot_instance",
-                    &c.rpc(),
-                    &i.uuid,
-                    json!({"image_id": image.id, "auth_token": token}),
-                )
+                .cast(host, "snapshot_instance", &c.rpc(), &i.uuid, args)
                 .await
                 .map_err(|e| Error::internal("rpc", e))?;
         }
@@ -1594,6 +1610,13 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// A `createBackup`: its type (`daily`, `weekly`, ...) and how many of that type to keep.
+#[derive(Debug, Clone)]
+pub struct Backup {
+    pub backup_type: String,
+    pub rotation: i64,
 }
 
 /// How a metadata write applies.

@@ -713,11 +713,15 @@ impl PlacementClient for HttpPlacementClient {
 // ---------------------------------------------------------------------------------------
 // Fakes
 
+/// A fake image: a Glance-shaped record (properties at the top level), maybe data, and
+/// the order of creation (newest last; Glance lists newest first).
+type FakeImage = (Value, Option<Bytes>, u64);
+
 /// An in-memory image service: images are added by tests; every token sees every image.
-/// Each image is a Glance-shaped record (properties at the top level) and maybe data.
 #[derive(Debug, Default)]
 pub struct FakeImageClient {
-    images: Mutex<BTreeMap<String, (Value, Option<Bytes>)>>,
+    images: Mutex<BTreeMap<String, FakeImage>>,
+    created: std::sync::atomic::AtomicU64,
 }
 
 fn glance_now() -> String {
@@ -733,7 +737,7 @@ fn not_found(id: &str) -> ClientError {
 }
 
 impl FakeImageClient {
-    fn images(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Value, Option<Bytes>)>> {
+    fn images(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, FakeImage>> {
         self.images.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -746,7 +750,10 @@ impl FakeImageClient {
             "container_format": "bare", "disk_format": "raw",
             "created_at": now, "updated_at": now,
         });
-        self.images().insert(id.to_string(), (record, None));
+        let n = self
+            .created
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.images().insert(id.to_string(), (record, None, n));
     }
 
     /// Adds an active image with a record (`disk_format`, properties, ...) and data; the
@@ -759,7 +766,7 @@ impl FakeImageClient {
             .map(|b| format!("{b:02x}"))
             .collect();
         let mut images = self.images();
-        if let Some((r, d)) = images.get_mut(id) {
+        if let Some((r, d, _)) = images.get_mut(id) {
             if let (Some(r), Some(extra)) = (r.as_object_mut(), record.as_object()) {
                 r.extend(extra.clone());
             }
@@ -774,13 +781,13 @@ impl FakeImageClient {
 impl ImageClient for FakeImageClient {
     async fn image_download(&self, _token: &str, id: &str) -> Result<(Value, Bytes), ClientError> {
         match self.images().get(id) {
-            Some((r, Some(d))) => Ok((r.clone(), d.clone())),
+            Some((r, Some(d), _)) => Ok((r.clone(), d.clone())),
             _ => Err(not_found(id)),
         }
     }
 
     async fn image_get(&self, _token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError> {
-        Ok(self.images().get(id).and_then(|(r, _)| image_info(r)))
+        Ok(self.images().get(id).and_then(|(r, _, _)| image_info(r)))
     }
 
     async fn image_records(
@@ -791,6 +798,7 @@ impl ImageClient for FakeImageClient {
     ) -> Result<Vec<Value>, ClientError> {
         let matches = |r: &Value| {
             query.iter().all(|(k, v)| match k.as_str() {
+                "sort" | "limit" | "marker" => true,
                 "updated_at" => {
                     let since = v.strip_prefix("gte:").unwrap_or(v);
                     r["updated_at"].as_str().is_some_and(|u| u >= since)
@@ -803,13 +811,9 @@ impl ImageClient for FakeImageClient {
             })
         };
         let images = self.images();
-        let mut out: Vec<Value> = images
-            .values()
-            .map(|(r, _)| r)
-            .filter(|r| matches(r))
-            .cloned()
-            .collect();
-        out.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
+        let mut found: Vec<&FakeImage> = images.values().filter(|(r, _, _)| matches(r)).collect();
+        found.sort_by_key(|(_, _, n)| std::cmp::Reverse(*n));
+        let mut out: Vec<Value> = found.into_iter().map(|(r, _, _)| r.clone()).collect();
         if let Some(n) = limit {
             out.truncate(n);
         }
@@ -817,7 +821,7 @@ impl ImageClient for FakeImageClient {
     }
 
     async fn image_record(&self, _token: &str, id: &str) -> Result<Option<Value>, ClientError> {
-        Ok(self.images().get(id).map(|(r, _)| r.clone()))
+        Ok(self.images().get(id).map(|(r, _, _)| r.clone()))
     }
 
     async fn image_patch(
@@ -827,7 +831,7 @@ impl ImageClient for FakeImageClient {
         ops: &[Value],
     ) -> Result<Value, ClientError> {
         let mut images = self.images();
-        let (r, _) = images.get_mut(id).ok_or_else(|| not_found(id))?;
+        let (r, _, _) = images.get_mut(id).ok_or_else(|| not_found(id))?;
         let mut next = r.clone();
         for op in ops {
             let key = op["path"].as_str().unwrap_or("").trim_start_matches('/');
@@ -862,7 +866,7 @@ impl ImageClient for FakeImageClient {
         let id = uuid::Uuid::new_v4().to_string();
         self.add(&id, name);
         let mut images = self.images();
-        let (r, _) = images.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        let (r, _, _) = images.get_mut(&id).ok_or_else(|| not_found(&id))?;
         r["status"] = json!("queued");
         r["visibility"] = json!("private");
         r["size"] = Value::Null;
@@ -875,7 +879,7 @@ impl ImageClient for FakeImageClient {
 
     async fn image_upload(&self, _token: &str, id: &str, data: Bytes) -> Result<(), ClientError> {
         let mut images = self.images();
-        let (r, d) = images.get_mut(id).ok_or_else(|| not_found(id))?;
+        let (r, d, _) = images.get_mut(id).ok_or_else(|| not_found(id))?;
         if r["status"] != "queued" {
             return Err(ClientError::Status {
                 service: "image",
