@@ -1,0 +1,585 @@
+//! The block storage service (Cinder v3, attachments API at microversion 3.44), as compute
+//! uses it: the API looks volumes up and reserves them (`attachment_create` without a
+//! connector) with the user's token, so nobody attaches a volume they cannot see; the agent
+//! connects (`attachment_update` with its host's connector: answers the connection info),
+//! completes and deletes attachments, and deletes `delete_on_termination` volumes, with a
+//! service token, as nova-compute does with its `[cinder]` credentials.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{ClientError, Http, ServiceTokenSource};
+
+/// The microversion compute speaks (attachments API with `os-complete`).
+pub const VOLUME_API_VERSION: &str = "volume 3.44";
+
+/// What compute needs to know of a volume.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VolumeInfo {
+    pub id: String,
+    pub status: String,
+    pub size: i64,
+    pub multiattach: bool,
+    /// `migration_status` (Cinder calls the swap API only while migrating).
+    pub migration_status: Option<String>,
+    /// The servers it is attached to, with their attachment ids.
+    pub attachments: Vec<(String, String)>,
+}
+
+/// An attachment as Cinder answers it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AttachmentInfo {
+    pub id: String,
+    pub volume_id: String,
+    pub status: String,
+    /// How the host reaches the volume (`null` until a connector is known).
+    pub connection_info: Value,
+}
+
+/// The block storage service, as compute uses it. `project_id` is the project in Cinder's
+/// `/v3/{project_id}/` paths: the caller's for user calls, the server's for service calls.
+#[async_trait]
+pub trait VolumeClient: Send + Sync + std::fmt::Debug {
+    /// The volume `id` as the token's user sees it; `None` when it does not exist or is not
+    /// theirs to see.
+    async fn volume_get(
+        &self,
+        token: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<VolumeInfo>, ClientError>;
+    /// Reserves the volume for a server (an attachment without a connector), as the user.
+    async fn attachment_create(
+        &self,
+        token: &str,
+        project_id: &str,
+        volume_id: &str,
+        instance_uuid: &str,
+    ) -> Result<AttachmentInfo, ClientError>;
+
+    // With the service token:
+
+    /// Gives the attachment the host's connector; answers the connection info.
+    async fn attachment_update(
+        &self,
+        project_id: &str,
+        attachment_id: &str,
+        connector: &Value,
+    ) -> Result<Value, ClientError>;
+    /// The volume is in use (`os-complete`).
+    async fn attachment_complete(
+        &self,
+        project_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), ClientError>;
+    /// Deletes an attachment (no error when it is gone); the volume is free again when it
+    /// has no attachment left.
+    async fn attachment_delete(
+        &self,
+        project_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), ClientError>;
+    /// Deletes a volume (no error when it is gone).
+    async fn volume_delete(&self, project_id: &str, volume_id: &str) -> Result<(), ClientError>;
+}
+
+/// The message of a Cinder error body (`{"badRequest": {"message": ...}}`), else the body.
+pub fn cinder_message(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.as_object()?
+                .values()
+                .find_map(|e| e.get("message")?.as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| body.to_string())
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+fn volume_info(v: &Value) -> VolumeInfo {
+    VolumeInfo {
+        id: s(v, "id"),
+        status: s(v, "status"),
+        size: v.get("size").and_then(Value::as_i64).unwrap_or(0),
+        multiattach: v
+            .get("multiattach")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        migration_status: v
+            .get("migration_status")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+            .map(str::to_string),
+        attachments: v
+            .get("attachments")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|x| (s(x, "server_id"), s(x, "attachment_id")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn attachment_info(v: &Value) -> AttachmentInfo {
+    AttachmentInfo {
+        id: s(v, "id"),
+        volume_id: s(v, "volume_id"),
+        status: s(v, "status"),
+        connection_info: v.get("connection_info").cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// Only ids made of these characters go into a URL path.
+fn path_safe(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn bad_path(what: &str, id: &str) -> ClientError {
+    ClientError::Protocol {
+        service: "volume",
+        detail: format!("bad {what} {id:?}"),
+    }
+}
+
+/// Cinder over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpVolumeClient {
+    http: Http,
+    tokens: Arc<dyn ServiceTokenSource>,
+}
+
+impl HttpVolumeClient {
+    /// `base_url` is `http://host:8776` (paths add `/v3/{project_id}/...`).
+    pub fn new(base_url: &str, tokens: Arc<dyn ServiceTokenSource>) -> Self {
+        Self {
+            http: Http::new(base_url, "volume"),
+            tokens,
+        }
+    }
+
+    async fn as_user(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ClientError> {
+        self.http
+            .send(
+                method,
+                path,
+                &[
+                    ("x-auth-token", token),
+                    ("openstack-api-version", VOLUME_API_VERSION),
+                ],
+                body,
+            )
+            .await
+    }
+
+    async fn as_service(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ClientError> {
+        let token = self.tokens.token().await?;
+        self.as_user(&token, method, path, body).await
+    }
+
+    fn path(project_id: &str, rest: &str) -> Result<String, ClientError> {
+        if !path_safe(project_id) {
+            return Err(bad_path("project", project_id));
+        }
+        Ok(format!("/v3/{project_id}/{rest}"))
+    }
+}
+
+#[async_trait]
+impl VolumeClient for HttpVolumeClient {
+    async fn volume_get(
+        &self,
+        token: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<VolumeInfo>, ClientError> {
+        if !path_safe(id) {
+            return Ok(None);
+        }
+        let path = Self::path(project_id, &format!("volumes/{id}"))?;
+        let (st, v) = self.as_user(token, Method::GET, &path, None).await?;
+        match st {
+            StatusCode::OK => Ok(Some(volume_info(&v["volume"]))),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+
+    async fn attachment_create(
+        &self,
+        token: &str,
+        project_id: &str,
+        volume_id: &str,
+        instance_uuid: &str,
+    ) -> Result<AttachmentInfo, ClientError> {
+        let path = Self::path(project_id, "attachments")?;
+        let body =
+            json!({"attachment": {"volume_uuid": volume_id, "instance_uuid": instance_uuid}});
+        let (st, v) = self
+            .as_user(token, Method::POST, &path, Some(&body))
+            .await?;
+        if !st.is_success() {
+            return Err(self.http.fail(st, &v));
+        }
+        Ok(attachment_info(&v["attachment"]))
+    }
+
+    async fn attachment_update(
+        &self,
+        project_id: &str,
+        attachment_id: &str,
+        connector: &Value,
+    ) -> Result<Value, ClientError> {
+        if !path_safe(attachment_id) {
+            return Err(bad_path("attachment", attachment_id));
+        }
+        let path = Self::path(project_id, &format!("attachments/{attachment_id}"))?;
+        let body = json!({"attachment": {"connector": connector}});
+        let (st, v) = self.as_service(Method::PUT, &path, Some(&body)).await?;
+        if st != StatusCode::OK {
+            return Err(self.http.fail(st, &v));
+        }
+        Ok(attachment_info(&v["attachment"]).connection_info)
+    }
+
+    async fn attachment_complete(
+        &self,
+        project_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), ClientError> {
+        if !path_safe(attachment_id) {
+            return Err(bad_path("attachment", attachment_id));
+        }
+        let path = Self::path(project_id, &format!("attachments/{attachment_id}/action"))?;
+        let (st, v) = self
+            .as_service(Method::POST, &path, Some(&json!({"os-complete": null})))
+            .await?;
+        if !st.is_success() {
+            return Err(self.http.fail(st, &v));
+        }
+        Ok(())
+    }
+
+    async fn attachment_delete(
+        &self,
+        project_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), ClientError> {
+        if !path_safe(attachment_id) {
+            return Ok(());
+        }
+        let path = Self::path(project_id, &format!("attachments/{attachment_id}"))?;
+        let (st, v) = self.as_service(Method::DELETE, &path, None).await?;
+        match st {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Ok(()),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+
+    async fn volume_delete(&self, project_id: &str, volume_id: &str) -> Result<(), ClientError> {
+        if !path_safe(volume_id) {
+            return Ok(());
+        }
+        let path = Self::path(project_id, &format!("volumes/{volume_id}"))?;
+        let (st, v) = self.as_service(Method::DELETE, &path, None).await?;
+        match st {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Ok(()),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fake
+
+/// One attachment of the fake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeAttachment {
+    pub id: String,
+    pub volume_id: String,
+    pub instance_uuid: String,
+    /// `reserved`, `attaching`, `attached`.
+    pub status: String,
+    pub connector: Option<Value>,
+}
+
+#[derive(Debug, Default)]
+struct FakeVolState {
+    volumes: BTreeMap<String, VolumeInfo>,
+    attachments: BTreeMap<String, FakeAttachment>,
+    /// Operations that fail (by method name) until cleared.
+    failing: BTreeSet<String>,
+}
+
+/// An in-memory block storage service for tests: every token sees every volume; volumes go
+/// `available` → `reserved` → `attaching` → `in-use` (→ `available` when their last
+/// attachment is deleted), as Cinder's attachments API moves them.
+#[derive(Debug, Default)]
+pub struct FakeVolumeClient {
+    state: Mutex<FakeVolState>,
+}
+
+fn refuse(status: u16, message: String) -> ClientError {
+    let key = if status == 404 {
+        "itemNotFound"
+    } else {
+        "badRequest"
+    };
+    ClientError::Status {
+        service: "volume",
+        status,
+        body: json!({key: {"code": status, "message": message}}).to_string(),
+    }
+}
+
+impl FakeVolumeClient {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FakeVolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an available volume of `size` GiB; returns its id.
+    pub fn add_volume(&self, size: i64) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.lock().volumes.insert(
+            id.clone(),
+            VolumeInfo {
+                id: id.clone(),
+                status: "available".into(),
+                size,
+                ..Default::default()
+            },
+        );
+        id
+    }
+
+    /// Forces a volume's status (to test refusals).
+    pub fn set_status(&self, id: &str, status: &str) {
+        if let Some(v) = self.lock().volumes.get_mut(id) {
+            v.status = status.into();
+        }
+    }
+
+    /// Makes `method` (`attachment_create`, `attachment_update`, `attachment_complete`,
+    /// `attachment_delete`, `volume_delete`) fail with a 500 (or not).
+    pub fn fail(&self, method: &str, fail: bool) {
+        let mut st = self.lock();
+        if fail {
+            st.failing.insert(method.into());
+        } else {
+            st.failing.remove(method);
+        }
+    }
+
+    /// The volume `id`, if it exists.
+    pub fn volume(&self, id: &str) -> Option<VolumeInfo> {
+        self.lock().volumes.get(id).cloned()
+    }
+
+    /// Every attachment.
+    pub fn attachments(&self) -> Vec<FakeAttachment> {
+        self.lock().attachments.values().cloned().collect()
+    }
+}
+
+impl FakeVolState {
+    fn check(&self, method: &str) -> Result<(), ClientError> {
+        if self.failing.contains(method) {
+            return Err(refuse(500, format!("{method} is failing")));
+        }
+        Ok(())
+    }
+
+    fn attachment(&mut self, id: &str) -> Result<&mut FakeAttachment, ClientError> {
+        self.attachments
+            .get_mut(id)
+            .ok_or_else(|| refuse(404, format!("VolumeAttachment {id} could not be found.")))
+    }
+
+    fn set_volume(&mut self, id: &str, status: &str) {
+        if let Some(v) = self.volumes.get_mut(id) {
+            v.status = status.into();
+        }
+    }
+
+    fn sync_attachments(&mut self, volume_id: &str) {
+        let list: Vec<(String, String)> = self
+            .attachments
+            .values()
+            .filter(|a| a.volume_id == volume_id)
+            .map(|a| (a.instance_uuid.clone(), a.id.clone()))
+            .collect();
+        if let Some(v) = self.volumes.get_mut(volume_id) {
+            v.attachments = list;
+        }
+    }
+}
+
+#[async_trait]
+impl VolumeClient for FakeVolumeClient {
+    async fn volume_get(
+        &self,
+        _token: &str,
+        _project_id: &str,
+        id: &str,
+    ) -> Result<Option<VolumeInfo>, ClientError> {
+        Ok(self.volume(id))
+    }
+
+    async fn attachment_create(
+        &self,
+        _token: &str,
+        _project_id: &str,
+        volume_id: &str,
+        instance_uuid: &str,
+    ) -> Result<AttachmentInfo, ClientError> {
+        let mut st = self.lock();
+        st.check("attachment_create")?;
+        let v = st
+            .volumes
+            .get(volume_id)
+            .ok_or_else(|| refuse(404, format!("Volume {volume_id} could not be found.")))?;
+        let attachable = v.status == "available"
+            || (v.multiattach && matches!(v.status.as_str(), "in-use" | "reserved"));
+        if !attachable {
+            return Err(refuse(
+                400,
+                format!(
+                    "Invalid volume: Volume {volume_id} status must be available or downloading to reserve, but the current status is {}.",
+                    v.status
+                ),
+            ));
+        }
+        if v.status == "available" {
+            st.set_volume(volume_id, "reserved");
+        }
+        let a = FakeAttachment {
+            id: uuid::Uuid::new_v4().to_string(),
+            volume_id: volume_id.into(),
+            instance_uuid: instance_uuid.into(),
+            status: "reserved".into(),
+            connector: None,
+        };
+        st.attachments.insert(a.id.clone(), a.clone());
+        st.sync_attachments(volume_id);
+        Ok(AttachmentInfo {
+            id: a.id,
+            volume_id: a.volume_id,
+            status: a.status,
+            connection_info: Value::Null,
+        })
+    }
+
+    async fn attachment_update(
+        &self,
+        _project_id: &str,
+        attachment_id: &str,
+        connector: &Value,
+    ) -> Result<Value, ClientError> {
+        let mut st = self.lock();
+        st.check("attachment_update")?;
+        let a = st.attachment(attachment_id)?;
+        a.connector = Some(connector.clone());
+        if a.status == "reserved" {
+            a.status = "attaching".into();
+        }
+        let volume_id = a.volume_id.clone();
+        if st
+            .volumes
+            .get(&volume_id)
+            .is_some_and(|v| v.status == "reserved")
+        {
+            st.set_volume(&volume_id, "attaching");
+        }
+        Ok(json!({
+            "driver_volume_type": "file",
+            "data": {
+                "device_path": format!("/fake/volume-{volume_id}.raw"),
+                "format": "raw",
+                "access_mode": "rw",
+                "volume_id": volume_id,
+            },
+            "attachment_id": attachment_id,
+        }))
+    }
+
+    async fn attachment_complete(
+        &self,
+        _project_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), ClientError> {
+        let mut st = self.lock();
+        st.check("attachment_complete")?;
+        let a = st.attachment(attachment_id)?;
+        a.status = "attached".into();
+        let volume_id = a.volume_id.clone();
+        st.set_volume(&volume_id, "in-use");
+        Ok(())
+    }
+
+    async fn attachment_delete(
+        &self,
+        _project_id: &str,
+        attachment_id: &str,
+    ) -> Result<(), ClientError> {
+        let mut st = self.lock();
+        st.check("attachment_delete")?;
+        let Some(a) = st.attachments.remove(attachment_id) else {
+            return Ok(());
+        };
+        st.sync_attachments(&a.volume_id);
+        let rest: Vec<String> = st
+            .attachments
+            .values()
+            .filter(|x| x.volume_id == a.volume_id)
+            .map(|x| x.status.clone())
+            .collect();
+        let status = if rest.is_empty() {
+            "available"
+        } else if rest.iter().any(|s| s == "attached") {
+            "in-use"
+        } else {
+            "reserved"
+        };
+        st.set_volume(&a.volume_id, status);
+        Ok(())
+    }
+
+    async fn volume_delete(&self, _project_id: &str, volume_id: &str) -> Result<(), ClientError> {
+        let mut st = self.lock();
+        st.check("volume_delete")?;
+        if let Some(v) = st.volumes.get(volume_id)
+            && !matches!(v.status.as_str(), "available" | "error")
+        {
+            return Err(refuse(
+                400,
+                format!(
+                    "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (status {})",
+                    v.status
+                ),
+            ));
+        }
+        st.volumes.remove(volume_id);
+        Ok(())
+    }
+}
