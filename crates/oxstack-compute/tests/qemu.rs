@@ -234,6 +234,7 @@ async fn cloud(guest: &Path, qemu: PathBuf) -> Cloud {
         image: image.clone(),
         placement: Arc::new(FakePlacement::default()),
         network: None,
+        volume: None,
         public_url: "http://127.0.0.1:8774".into(),
     };
     let driver_opts = QemuOptions {

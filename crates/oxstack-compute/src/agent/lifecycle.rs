@@ -67,6 +67,7 @@ impl Agent {
         let result = async {
             d.destroy(uuid).await?;
             d.spawn(&spec_of(&i, &i.flavor)).await?;
+            self.connect_volumes(uuid).await;
             if stopped {
                 d.power_off(uuid).await?;
             }
@@ -164,7 +165,11 @@ impl Agent {
         self.event_start(uuid, req, EV).await;
         let d = &self.opts.driver;
         let result = if d.power_state(uuid).await == power::NOSTATE {
-            d.spawn(&spec_of(&i, &i.flavor)).await
+            let spawned = d.spawn(&spec_of(&i, &i.flavor)).await;
+            if spawned.is_ok() {
+                self.connect_volumes(uuid).await;
+            }
+            spawned
         } else {
             d.power_on(uuid).await
         };

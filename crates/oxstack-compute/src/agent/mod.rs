@@ -6,6 +6,7 @@
 pub mod driver;
 mod lifecycle;
 pub mod qemu;
+mod volumes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,9 @@ use oxstack_common::bus::{Bus, Incoming};
 use oxstack_common::coord::Coordination;
 use serde_json::Value;
 
-pub use driver::{ComputeDriver, DriverError, FakeDriver, HostResources, InstanceSpec};
+pub use driver::{ComputeDriver, DriverError, FakeDriver, HostResources, InstanceSpec, VolumeSpec};
 
-use crate::clients::{ImageClient, NetworkClient, PlacementClient, flavor_resources};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient, VolumeClient, flavor_resources};
 use crate::model::{ComputeNode, Fault, FlavorSnapshot, Instance, NetworkRequest, Service, Vif};
 use crate::networking;
 use crate::rpc;
@@ -41,6 +42,8 @@ pub struct AgentOptions {
     pub image: Arc<dyn ImageClient>,
     /// The networking service (`None`: servers get no ports).
     pub network: Option<Arc<dyn NetworkClient>>,
+    /// The block storage service (`None`: servers have no volumes).
+    pub volume: Option<Arc<dyn VolumeClient>>,
     /// The zone of servers that name none (their ports' `device_owner`).
     pub default_availability_zone: String,
     pub driver: Arc<dyn ComputeDriver>,
@@ -245,6 +248,7 @@ impl Agent {
                         // The hypervisor lost it (the fake driver keeps nothing across
                         // restarts): bring it back in its recorded power state.
                         if self.opts.driver.spawn(&spec).await.is_ok() {
+                            self.connect_volumes(&i.uuid).await;
                             let _ = match i.power_state {
                                 power::SHUTDOWN => self.opts.driver.power_off(&i.uuid).await,
                                 power::PAUSED => self.opts.driver.pause(&i.uuid).await,
@@ -440,6 +444,8 @@ impl Agent {
                 self.detach_interface(uuid, req, port).await
             }
             "refresh_network_info" => self.refresh_network_info(uuid).await,
+            "attach_volume" => self.attach_volume(uuid, req, args).await,
+            "detach_volume" => self.detach_volume(uuid, req, args).await,
             "get_console_output" => {
                 let out = d.console_output(uuid).await.map_err(|e| e.0)?;
                 let text = match args["length"].as_i64() {
@@ -752,6 +758,7 @@ impl Agent {
         }
         let result = async {
             self.opts.driver.destroy(uuid).await.map_err(|e| e.0)?;
+            self.release_volumes(uuid).await?;
             if let (Some(net), Ok(Some(i))) = (
                 &self.opts.network,
                 self.store().instance_get(uuid, false).await,

@@ -7,6 +7,7 @@ mod hosts;
 mod misc;
 mod servers;
 mod usage;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(hosts::routes())
         .merge(usage::routes())
         .merge(misc::routes())
+        .merge(volumes::routes())
         .layer(middleware::from_fn(microversion::negotiate));
     Router::new()
         .route("/", get(versions))

@@ -12,6 +12,7 @@ mod networking;
 mod quotas;
 mod servers;
 pub mod usage;
+mod volumes;
 mod x509;
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use oxstack_common::policy::Enforcer;
 use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 
-use crate::clients::{ImageClient, NetworkClient, PlacementClient};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient, VolumeClient};
 use crate::config::ComputeConfig;
 use crate::rpc::{ComputeRpc, RpcContext};
 use crate::store::Store;
@@ -32,6 +33,7 @@ pub use lifecycle::Rebuilt;
 pub use networking::{Interface, InterfaceRequest};
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
 pub use servers::{CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
+pub use volumes::VolumeAttachRequest;
 
 /// The compute application.
 #[derive(Debug)]
@@ -42,6 +44,7 @@ pub struct App {
     pub image: Arc<dyn ImageClient>,
     pub placement: Arc<dyn PlacementClient>,
     pub network: Option<Arc<dyn NetworkClient>>,
+    pub volume: Option<Arc<dyn VolumeClient>>,
     pub rpc: ComputeRpc,
     pub coord: Arc<dyn Coordination>,
     /// `http://host:8774`: the base of links.

@@ -971,6 +971,7 @@ impl App {
     /// Deletes a server without its agent: releases its allocations and marks it deleted.
     pub(crate) async fn local_delete(&self, uuid: &str) -> Result<()> {
         self.placement.release(uuid).await?;
+        self.release_volumes(uuid).await?;
         if let (Some(net), Some(i)) = (&self.network, self.store.instance_get(uuid, false).await?) {
             crate::networking::deallocate(net.as_ref(), &i).await?;
         }

@@ -112,6 +112,18 @@ impl Store {
         Ok(())
     }
 
+    /// Names the device of a mapping (a volume attached while its server had no host);
+    /// [`super::StoreError::Duplicate`] when the server already uses it.
+    pub async fn bdm_set_device(&self, uuid: &str, device_name: &str) -> Result<()> {
+        self.db
+            .query("UPDATE compute_block_device_mapping SET device_name = ? WHERE uuid = ?")
+            .bind(device_name.to_string())
+            .bind(uuid.to_string())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Soft-deletes a mapping (no error when it is gone).
     pub async fn bdm_delete(&self, uuid: &str, now: i64) -> Result<()> {
         self.db
