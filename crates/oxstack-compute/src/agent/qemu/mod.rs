@@ -15,11 +15,15 @@
 //!                        /suspended         marks a stopped (`stop`) guest as suspended
 //! ```
 //!
+//! Volumes (files of the block storage service) are hot-plugged by QMP and recorded in
+//! `launch.json` ([`volumes`]).
+//!
 //! Power control goes through QMP ([`qmp`]): ACPI powerdown with a timeout then `quit`,
 //! `system_reset`, `stop`/`cont`.
 
 pub mod configdrive;
 pub mod qmp;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::agent::{ComputeDriver, DriverError, HostResources, InstanceSpec};
+use crate::agent::{ComputeDriver, DriverError, HostResources, InstanceSpec, VolumeSpec};
 use crate::clients::{ImageClient, ServiceTokenSource};
 use crate::config::QemuConfig;
 use crate::states::power;
@@ -77,6 +81,9 @@ pub struct Launch {
     pub config_drive: bool,
     pub ephemeral: bool,
     pub swap: bool,
+    /// Attached volumes, each in its hot-plug slot.
+    #[serde(default)]
+    pub volumes: Vec<volumes::AttachedVolume>,
 }
 
 /// The qemu driver.
@@ -503,6 +510,7 @@ pub fn command_line(c: &QemuConfig, accel: Accel, dir: &Path, l: &Launch) -> Vec
             p("disk.config")
         ));
     }
+    a.extend(volumes::command_line(&c.machine, &l.volumes));
     if let Some(k) = &l.kernel {
         a.push("-kernel".into());
         a.push(k.display().to_string());
@@ -694,6 +702,14 @@ impl ComputeDriver for QemuDriver {
             "topology": {"cells": 1, "sockets": 1, "cores": self.resources.vcpus, "threads": 1},
             "features": [],
         })
+    }
+
+    async fn attach_volume(&self, uuid: &str, volume: &VolumeSpec) -> Result<(), DriverError> {
+        self.volume_attach(uuid, volume).await
+    }
+
+    async fn detach_volume(&self, uuid: &str, volume_id: &str) -> Result<(), DriverError> {
+        self.volume_detach(uuid, volume_id).await
     }
 
     async fn spawn(&self, spec: &InstanceSpec) -> Result<(), DriverError> {
@@ -962,6 +978,7 @@ pub(crate) mod tests {
             config_drive: true,
             ephemeral: true,
             swap: true,
+            volumes: Vec::new(),
         };
         let a = command_line(&c, Accel::Kvm, Path::new("/i/u"), &l);
         assert_eq!(value_after(&a, "-machine"), ["q35,accel=kvm"]);
