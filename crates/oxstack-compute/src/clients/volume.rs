@@ -330,6 +330,8 @@ struct FakeVolState {
     attachments: BTreeMap<String, FakeAttachment>,
     /// Operations that fail (by method name) until cleared.
     failing: BTreeSet<String>,
+    /// Where the volumes' files are (`volume-<id>.raw`), for drivers that open them.
+    device_dir: Option<std::path::PathBuf>,
 }
 
 /// An in-memory block storage service for tests: every token sees every volume; volumes go
@@ -371,6 +373,11 @@ impl FakeVolumeClient {
             },
         );
         id
+    }
+
+    /// Makes connection info point at `dir/volume-<id>.raw` (default `/fake/...`).
+    pub fn set_device_dir(&self, dir: &std::path::Path) {
+        self.lock().device_dir = Some(dir.to_path_buf());
     }
 
     /// Forces a volume's status (to test refusals).
@@ -511,10 +518,14 @@ impl VolumeClient for FakeVolumeClient {
         {
             st.set_volume(&volume_id, "attaching");
         }
+        let dir = st
+            .device_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("/fake"));
         Ok(json!({
             "driver_volume_type": "file",
             "data": {
-                "device_path": format!("/fake/volume-{volume_id}.raw"),
+                "device_path": dir.join(format!("volume-{volume_id}.raw")).display().to_string(),
                 "format": "raw",
                 "access_mode": "rw",
                 "volume_id": volume_id,

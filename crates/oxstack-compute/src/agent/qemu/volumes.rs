@@ -19,7 +19,9 @@ use crate::agent::{DriverError, VolumeSpec};
 /// Hot-plug slots of a q35 guest (so at most this many volumes).
 pub const SLOTS: u32 = 8;
 /// How long the guest has to release an unplugged disk.
-const UNPLUG_TIMEOUT: Duration = Duration::from_secs(20);
+const UNPLUG_TIMEOUT: Duration = Duration::from_secs(40);
+/// Between presses of the unplug button.
+const UNPLUG_RETRY: Duration = Duration::from_secs(6);
 
 /// A volume recorded in `launch.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,16 +179,22 @@ impl QemuDriver {
         if self.pid(uuid).await.is_some() {
             let id = node_name(volume_id);
             let mut q = self.qmp(uuid).await?;
-            match q.execute("device_del", Some(json!({"id": id}))).await {
-                Ok(_) => {}
-                // Already gone (a previous attempt got this far).
-                Err(super::qmp::QmpError::Command { class, desc })
-                    if class == "DeviceNotFound" || desc.contains("not found") => {}
-                Err(e) => return Err(err("device_del", oxstack_common::http::error_chain(&e))),
-            }
-            // The guest acknowledges the unplug; until then the node is busy.
+            // The guest acknowledges the unplug (PCIe attention button); one that was not
+            // listening yet (still booting) misses it, so it is pressed again now and then,
+            // as Nova's libvirt driver retries detaches. Until then the node is busy.
             let end = Instant::now() + UNPLUG_TIMEOUT;
+            let mut next_press = Instant::now();
             loop {
+                if Instant::now() >= next_press {
+                    match q.execute("device_del", Some(json!({"id": id}))).await {
+                        // Gone already, or an unplug is pending: wait for the guest.
+                        Ok(_) | Err(super::qmp::QmpError::Command { .. }) => {}
+                        Err(e) => {
+                            return Err(err("device_del", oxstack_common::http::error_chain(&e)));
+                        }
+                    }
+                    next_press = Instant::now() + UNPLUG_RETRY;
+                }
                 match q
                     .execute("blockdev-del", Some(json!({"node-name": id})))
                     .await
