@@ -190,39 +190,46 @@ impl App {
                 "Tagged volume attachment is not supported for shelved-offloaded instances.",
             ));
         }
-        let used: Vec<String> = self
-            .store
-            .bdm_list(&i.uuid)
-            .await?
-            .into_iter()
-            .filter_map(|m| m.device_name)
-            .collect();
-        let device = if local {
-            // The host that unshelves the server names the device.
-            None
-        } else {
-            Some(pick_device(&used, r.device.as_deref())?)
-        };
-        let bdm = BlockDeviceMapping {
-            uuid: new_uuid(),
-            instance_uuid: i.uuid.clone(),
-            volume_id: Some(volume.id.clone()),
-            attachment_id: None,
-            device_name: device.clone(),
-            source_type: "volume".into(),
-            destination_type: "volume".into(),
-            delete_on_termination: r.delete_on_termination,
-            tag: r.tag.clone(),
-            boot_index: None,
-            created_at: now(),
-        };
-        match self.store.bdm_create(&bdm).await {
-            Ok(()) => {}
-            Err(crate::store::StoreError::Duplicate) => {
-                return Err(device_in_use(device.as_deref().unwrap_or_default()));
+        // A concurrent attach may take the device picked here: the store refuses the
+        // second mapping, and a device we picked ourselves is picked again.
+        let mut tries = 0;
+        let bdm = loop {
+            tries += 1;
+            let used: Vec<String> = self
+                .store
+                .bdm_list(&i.uuid)
+                .await?
+                .into_iter()
+                .filter_map(|m| m.device_name)
+                .collect();
+            let device = if local {
+                // The host that unshelves the server names the device.
+                None
+            } else {
+                Some(pick_device(&used, r.device.as_deref())?)
+            };
+            let bdm = BlockDeviceMapping {
+                uuid: new_uuid(),
+                instance_uuid: i.uuid.clone(),
+                volume_id: Some(volume.id.clone()),
+                attachment_id: None,
+                device_name: device.clone(),
+                source_type: "volume".into(),
+                destination_type: "volume".into(),
+                delete_on_termination: r.delete_on_termination,
+                tag: r.tag.clone(),
+                boot_index: None,
+                created_at: now(),
+            };
+            match self.store.bdm_create(&bdm).await {
+                Ok(()) => break bdm,
+                Err(crate::store::StoreError::Duplicate) if r.device.is_none() && tries < 5 => {}
+                Err(crate::store::StoreError::Duplicate) => {
+                    return Err(device_in_use(device.as_deref().unwrap_or_default()));
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        }
+        };
         let undo = |app: &App, bdm: &BlockDeviceMapping| {
             let (store, uuid) = (app.store.clone(), bdm.uuid.clone());
             async move {
