@@ -600,3 +600,203 @@ async fn without_block_storage_no_volume_can_be_found() {
     let r = c.get(&path(&id), MEMBER).await;
     assert_eq!(r.body, json!({"volumeAttachments": []}));
 }
+
+async fn create_server(c: &TestCloud, server: Value, mv: &str) -> Resp {
+    let mut s = json!({"name": "bfv", "flavorRef": "1"});
+    if let (Some(o), Value::Object(extra)) = (s.as_object_mut(), server) {
+        o.extend(extra);
+    }
+    c.call(
+        Method::POST,
+        "/v2.1/servers",
+        Some(MEMBER),
+        Some(json!({ "server": s })),
+        Some(mv),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn servers_boot_from_existing_volumes() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let root = c.volume.add_volume(1);
+    c.volume.set_bootable(&root, true);
+    let data = c.volume.add_volume(1);
+    let r = create_server(
+        &c,
+        json!({"imageRef": "", "block_device_mapping_v2": [
+            {"boot_index": "0", "uuid": root, "source_type": "volume",
+             "destination_type": "volume", "delete_on_termination": false},
+            {"boot_index": -1, "uuid": data, "source_type": "volume",
+             "destination_type": "volume"},
+        ]}),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["server"]["id"].as_str().expect("id").to_string();
+    let s = c.wait(&id, "ACTIVE").await;
+    assert_eq!(s["image"], "");
+    assert_eq!(c.driver.volumes(&id), vec![root.clone(), data.clone()]);
+    assert_eq!(c.volume.volume(&root).expect("root").status, "in-use");
+    assert_eq!(c.volume.volume(&data).expect("data").status, "in-use");
+    let r = c.get(&path(&id), MEMBER).await;
+    assert_eq!(
+        r.body["volumeAttachments"],
+        json!([
+            {"id": root, "volumeId": root, "serverId": id, "device": "/dev/vda"},
+            {"id": data, "volumeId": data, "serverId": id, "device": "/dev/vdb"},
+        ])
+    );
+    // The root volume stays; the other one can go.
+    let r = del(&c, &id, &root).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body["badRequest"]["message"],
+        "Cannot detach a root device volume"
+    );
+    // A restart of the host (the fake hypervisor forgets everything) brings the server
+    // back with its volumes.
+    let c = reopen(
+        c.opts.clone(),
+        c.fakes(),
+        c.db.clone(),
+        c.dir.clone(),
+        fake_driver(),
+        "host1",
+    )
+    .await;
+    c.wait(&id, "ACTIVE").await;
+    assert_eq!(c.driver.volumes(&id), vec![root.clone(), data.clone()]);
+
+    let r = c
+        .call(
+            Method::DELETE,
+            &format!("/v2.1/servers/{id}"),
+            Some(MEMBER),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    c.wait(&id, "DELETED").await;
+    assert_eq!(c.volume.volume(&root).expect("kept").status, "available");
+    assert_eq!(c.volume.volume(&data).expect("kept").status, "available");
+    assert!(c.volume.attachments().is_empty());
+}
+
+#[tokio::test]
+async fn servers_boot_from_volumes_made_from_images() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let r = create_server(
+        &c,
+        json!({"block_device_mapping_v2": [
+            {"boot_index": 0, "uuid": IMAGE, "source_type": "image",
+             "destination_type": "volume", "volume_size": 2, "delete_on_termination": true},
+            {"source_type": "blank", "destination_type": "volume", "volume_size": 1},
+        ]}),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["server"]["id"].as_str().expect("id").to_string();
+    c.wait(&id, "ACTIVE").await;
+    let vols = c.driver.volumes(&id);
+    assert_eq!(vols.len(), 2);
+    let root = c.volume.volume(&vols[0]).expect("root");
+    assert!(
+        root.bootable && root.size == 2 && root.status == "in-use",
+        "{root:?}"
+    );
+    let r = c
+        .call(
+            Method::GET,
+            &format!("/v2.1/servers/{id}"),
+            Some(MEMBER),
+            None,
+            Some("2.3"),
+        )
+        .await;
+    assert_eq!(
+        r.body["server"]["os-extended-volumes:volumes_attached"],
+        json!([
+            {"id": vols[0], "delete_on_termination": true},
+            {"id": vols[1], "delete_on_termination": false},
+        ])
+    );
+    let r = c
+        .call(
+            Method::DELETE,
+            &format!("/v2.1/servers/{id}"),
+            Some(MEMBER),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    c.wait(&id, "DELETED").await;
+    // delete_on_termination: the root volume goes, the blank one stays.
+    assert!(c.volume.volume(&vols[0]).is_none());
+    assert_eq!(c.volume.volume(&vols[1]).expect("kept").status, "available");
+}
+
+#[tokio::test]
+async fn bad_block_device_mappings_are_refused() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let plain = c.volume.add_volume(1);
+    let bootable = c.volume.add_volume(1);
+    c.volume.set_bootable(&bootable, true);
+    let vol = |uuid: &str, boot: i64| {
+        json!({"boot_index": boot, "uuid": uuid, "source_type": "volume",
+               "destination_type": "volume"})
+    };
+    for (server, why) in [
+        (
+            json!({"imageRef": "", "block_device_mapping_v2": [vol(&plain, 0)]}),
+            "not bootable",
+        ),
+        (
+            json!({"imageRef": IMAGE, "block_device_mapping_v2": [
+                {"source_type": "image", "uuid": IMAGE, "boot_index": 0,
+                 "destination_type": "local", "delete_on_termination": true},
+                {"source_type": "volume", "uuid": plain, "destination_type": "invalid"},
+            ]}),
+            "bad destination in the 2nd item",
+        ),
+        (
+            json!({"imageRef": "", "block_device_mapping_v2": [vol(MISSING, 0)]}),
+            "missing volume",
+        ),
+        (
+            json!({"imageRef": "", "block_device_mapping_v2": [
+                {"boot_index": 0, "uuid": IMAGE, "source_type": "image",
+                 "destination_type": "volume"}]}),
+            "image to volume without a size",
+        ),
+        (
+            json!({"imageRef": "", "block_device_mapping_v2": [
+                vol(&bootable, 0), vol(&plain, 0)]}),
+            "two boot devices",
+        ),
+        (
+            json!({"imageRef": "", "block_device_mapping_v2": "x"}),
+            "not a list",
+        ),
+        (
+            json!({"imageRef": "", "max_count": 2, "block_device_mapping_v2": [
+                vol(&bootable, 0)]}),
+            "one volume for two servers",
+        ),
+    ] {
+        let r = create_server(&c, server, "2.1").await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {:?}", r.body);
+    }
+    // Nothing was left behind.
+    let r = c.get("/v2.1/servers", MEMBER).await;
+    assert_eq!(r.body["servers"], json!([]));
+    assert_eq!(c.volume.volume(&bootable).expect("v").status, "available");
+    assert!(c.volume.attachments().is_empty());
+}

@@ -48,6 +48,10 @@ pub struct InstanceSpec {
     /// The server's ports (drivers without a data plane only describe them to the guest).
     #[serde(default)]
     pub vifs: Vec<crate::model::Vif>,
+    /// The server's volumes, connected to this host (one with `boot_index` 0 is the root
+    /// disk).
+    #[serde(default)]
+    pub volumes: Vec<VolumeSpec>,
 }
 
 /// A volume to plug into a server: what the block storage service answered for this host's
@@ -58,6 +62,9 @@ pub struct VolumeSpec {
     /// `/dev/vdb`, ...
     pub device_name: String,
     pub connection_info: serde_json::Value,
+    /// 0 for the disk the server boots from (a volume-backed server has no image).
+    #[serde(default)]
+    pub boot_index: Option<i64>,
 }
 
 /// The resources of the host a driver runs.
@@ -250,6 +257,10 @@ impl ComputeDriver for FakeDriver {
             spec.uuid.clone(),
             spec.vifs.iter().map(|v| v.port_id.clone()).collect(),
         );
+        self.disks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(spec.uuid.clone(), spec.volumes.clone());
         Ok(())
     }
 

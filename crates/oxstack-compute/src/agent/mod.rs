@@ -166,6 +166,7 @@ fn spec_of(i: &Instance, f: &FlavorSnapshot) -> InstanceSpec {
         metadata: i.metadata.clone(),
         config_drive: !i.config_drive.is_empty(),
         vifs: i.network_info.clone(),
+        volumes: Vec::new(),
     }
 }
 
@@ -247,8 +248,9 @@ impl Agent {
                     if !known.contains(&i.uuid) {
                         // The hypervisor lost it (the fake driver keeps nothing across
                         // restarts): bring it back in its recorded power state.
+                        let spec = self.spec_with_volumes(&i, false).await.unwrap_or(spec);
                         if self.opts.driver.spawn(&spec).await.is_ok() {
-                            self.connect_volumes(&i.uuid).await;
+                            self.complete_volumes(&i, &spec.volumes).await;
                             let _ = match i.power_state {
                                 power::SHUTDOWN => self.opts.driver.power_off(&i.uuid).await,
                                 power::PAUSED => self.opts.driver.pause(&i.uuid).await,
@@ -553,13 +555,24 @@ impl Agent {
                 return Err(e);
             }
         }
-        if let Err(e) = self.opts.driver.spawn(&spec_of(&i, &i.flavor)).await {
+        let spec = match self.spec_with_volumes(&i, true).await {
+            Ok(spec) => spec,
+            Err(e) => {
+                // Nova's BuildAbortException: no other host would do better.
+                self.deallocate_network(&i).await;
+                self.to_error(uuid, &e).await;
+                self.event_finish(uuid, req, EV, Some(&e)).await;
+                return Ok(Value::Null);
+            }
+        };
+        if let Err(e) = self.opts.driver.spawn(&spec).await {
             let _ = self.opts.driver.destroy(uuid).await;
             self.deallocate_network(&i).await;
             let _ = self.back_to_scheduling(uuid).await;
             self.event_finish(uuid, req, EV, Some(&e.0)).await;
             return Err(e.0);
         }
+        self.complete_volumes(&i, &spec.volumes).await;
         let done = self
             .set(
                 uuid,

@@ -6,8 +6,9 @@
 use oxstack_common::http::error_chain;
 use serde_json::{Value, json};
 
-use super::{Agent, Outcome, VolumeSpec, now};
+use super::{Agent, InstanceSpec, Outcome, VolumeSpec, now, spec_of};
 use crate::model::BlockDeviceMapping;
+use crate::model::Instance;
 
 impl Agent {
     async fn bdm(
@@ -47,6 +48,7 @@ impl Agent {
                 volume_id: bdm.volume_id.clone().unwrap_or_default(),
                 device_name: bdm.device_name.clone().unwrap_or_default(),
                 connection_info,
+                boot_index: None,
             };
             self.opts
                 .driver
@@ -113,63 +115,147 @@ impl Agent {
         result
     }
 
-    /// Plugs every volume of a server that was (re)spawned: the hypervisor lost them (an
-    /// unshelve after offload, a restart of the host) or never had them (attached while
-    /// the server was offloaded). Each is connected anew with this host's connector; a
-    /// volume that cannot be plugged is logged and left recorded (Nova puts such a server
-    /// in ERROR; here it boots without that disk).
-    pub(super) async fn connect_volumes(&self, uuid: &str) {
-        let Some(client) = self.opts.volume.clone() else {
-            return;
-        };
-        let Ok(i) = self.load(uuid).await else {
-            return;
-        };
-        let Ok(bdms) = self.store().bdm_list(uuid).await else {
-            return;
-        };
+    /// The volumes of a server, connected to this host, for its spawn (a build, a rebuild,
+    /// an unshelve, a respawn after the hypervisor lost it): volumes made for it at create
+    /// are awaited and reserved, mappings without a device (attached while the server was
+    /// offloaded) get one, and each attachment gets this host's connector. With `strict`
+    /// (a build) any failure fails the spawn; otherwise only the boot volume's does and the
+    /// others are logged and left out.
+    pub(super) async fn block_devices(
+        &self,
+        i: &Instance,
+        strict: bool,
+    ) -> Result<Vec<VolumeSpec>, String> {
+        let bdms = self
+            .store()
+            .bdm_list(&i.uuid)
+            .await
+            .map_err(|e| e.to_string())?;
+        if bdms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.opts.volume.clone().ok_or("no block storage service")?;
         let mut used: Vec<String> = bdms.iter().filter_map(|m| m.device_name.clone()).collect();
         let connector = crate::volumes::connector(&self.opts.host, &self.opts.host_ip);
+        let mut out = Vec::new();
         for m in bdms {
-            let (Some(volume_id), Some(attachment)) = (&m.volume_id, &m.attachment_id) else {
+            let Some(volume_id) = m.volume_id.clone() else {
                 continue;
             };
-            let device = match &m.device_name {
-                Some(d) => d.clone(),
-                None => {
-                    let Ok(d) = crate::volumes::pick_device(&used, None) else {
-                        continue;
-                    };
-                    if self.store().bdm_set_device(&m.uuid, &d).await.is_err() {
-                        continue;
+            let one = async {
+                let attachment = match &m.attachment_id {
+                    Some(a) => a.clone(),
+                    None => {
+                        self.await_volume(client.as_ref(), &i.project_id, &volume_id)
+                            .await?;
+                        let a = client
+                            .attachment_reserve(&i.project_id, &volume_id, &i.uuid)
+                            .await
+                            .map_err(|e| error_chain(&e))?;
+                        self.store()
+                            .bdm_set_attachment(&m.uuid, Some(&a.id))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        a.id
                     }
-                    used.push(d.clone());
-                    d
-                }
-            };
-            let plugged = async {
+                };
+                let device = match &m.device_name {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = crate::volumes::pick_device(&used, None)
+                            .map_err(|e| e.message.to_string())?;
+                        self.store()
+                            .bdm_set_device(&m.uuid, &d)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        used.push(d.clone());
+                        d
+                    }
+                };
                 let connection_info = client
-                    .attachment_update(&i.project_id, attachment, &connector)
+                    .attachment_update(&i.project_id, &attachment, &connector)
                     .await
                     .map_err(|e| error_chain(&e))?;
-                let spec = VolumeSpec {
+                Ok::<_, String>(VolumeSpec {
                     volume_id: volume_id.clone(),
                     device_name: device,
                     connection_info,
-                };
-                self.opts
-                    .driver
-                    .attach_volume(uuid, &spec)
-                    .await
-                    .map_err(|e| e.0)?;
-                client
-                    .attachment_complete(&i.project_id, attachment)
-                    .await
-                    .map_err(|e| error_chain(&e))
+                    boot_index: m.boot_index,
+                })
             }
             .await;
-            if let Err(e) = plugged {
-                tracing::warn!(instance = uuid, volume = %volume_id, error = %e, "volume not plugged into the respawned server");
+            match one {
+                Ok(v) => out.push(v),
+                Err(e) if strict || m.boot_index == Some(0) => {
+                    return Err(format!("Volume {volume_id} cannot be connected: {e}"));
+                }
+                Err(e) => {
+                    tracing::warn!(instance = %i.uuid, volume = %volume_id, error = %e, "volume left out of the spawned server");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Waits (up to Nova's default `block_device_allocate_retries`: about three minutes)
+    /// for a volume made at create to be written.
+    async fn await_volume(
+        &self,
+        client: &dyn crate::clients::VolumeClient,
+        project_id: &str,
+        volume_id: &str,
+    ) -> Result<(), String> {
+        for _ in 0..180 {
+            let v = client
+                .volume_show(project_id, volume_id)
+                .await
+                .map_err(|e| error_chain(&e))?
+                .ok_or_else(|| format!("Volume {volume_id} could not be found."))?;
+            match v.status.as_str() {
+                "available" => return Ok(()),
+                "creating" | "downloading" => {}
+                other => {
+                    return Err(format!(
+                        "Volume {volume_id} did not finish being created (status {other})"
+                    ));
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        Err(format!(
+            "Volume {volume_id} did not finish being created in time"
+        ))
+    }
+
+    /// A server spec with its volumes (see [`Agent::block_devices`]).
+    pub(super) async fn spec_with_volumes(
+        &self,
+        i: &Instance,
+        strict: bool,
+    ) -> Result<InstanceSpec, String> {
+        let mut spec = spec_of(i, &i.flavor);
+        spec.volumes = self.block_devices(i, strict).await?;
+        Ok(spec)
+    }
+
+    /// Marks the volumes of a spawned server in use (`os-complete`); failures are logged.
+    pub(super) async fn complete_volumes(&self, i: &Instance, volumes: &[VolumeSpec]) {
+        let Some(client) = self.opts.volume.clone() else {
+            return;
+        };
+        let Ok(bdms) = self.store().bdm_list(&i.uuid).await else {
+            return;
+        };
+        for v in volumes {
+            let Some(a) = bdms
+                .iter()
+                .find(|m| m.volume_id.as_deref() == Some(v.volume_id.as_str()))
+                .and_then(|m| m.attachment_id.clone())
+            else {
+                continue;
+            };
+            if let Err(e) = client.attachment_complete(&i.project_id, &a).await {
+                tracing::warn!(instance = %i.uuid, volume = %v.volume_id, error = %error_chain(&e), "attachment not completed");
             }
         }
     }

@@ -3,6 +3,7 @@
 //! one method here; this layer calls the store, the typed clients and the agents over RPC.
 
 pub mod admin;
+mod bfv;
 mod conductor;
 pub mod flavors;
 mod hosts;

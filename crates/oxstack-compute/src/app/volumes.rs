@@ -56,7 +56,7 @@ fn not_attached(server: &str, volume: &str) -> Error {
 
 /// What Cinder refused, in Nova's words: its 400s are the caller's (`InvalidInput`), a 404
 /// is an unknown volume, the rest is ours.
-fn from_cinder(e: ClientError, volume_id: &str) -> Error {
+pub(super) fn from_cinder(e: ClientError, volume_id: &str) -> Error {
     match e {
         ClientError::Status {
             status: 400, body, ..

@@ -24,6 +24,8 @@ pub struct VolumeInfo {
     pub status: String,
     pub size: i64,
     pub multiattach: bool,
+    /// The volume can be booted from (Cinder's `bootable`).
+    pub bootable: bool,
     /// `migration_status` (Cinder calls the swap API only while migrating).
     pub migration_status: Option<String>,
     /// The servers it is attached to, with their attachment ids.
@@ -61,8 +63,32 @@ pub trait VolumeClient: Send + Sync + std::fmt::Debug {
         instance_uuid: &str,
     ) -> Result<AttachmentInfo, ClientError>;
 
+    /// Makes a volume of `size` GiB (from `image_id` when given) in the user's project;
+    /// it is `creating` until the block storage service has written it.
+    async fn volume_create(
+        &self,
+        token: &str,
+        project_id: &str,
+        size: i64,
+        image_id: Option<&str>,
+        name: &str,
+    ) -> Result<VolumeInfo, ClientError>;
+
     // With the service token:
 
+    /// The volume `id`, whoever owns it.
+    async fn volume_show(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<VolumeInfo>, ClientError>;
+    /// Reserves a volume for a server (an attachment without a connector).
+    async fn attachment_reserve(
+        &self,
+        project_id: &str,
+        volume_id: &str,
+        instance_uuid: &str,
+    ) -> Result<AttachmentInfo, ClientError>;
     /// Gives the attachment the host's connector; answers the connection info.
     async fn attachment_update(
         &self,
@@ -112,6 +138,12 @@ fn volume_info(v: &Value) -> VolumeInfo {
             .get("multiattach")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        // Cinder renders it as the string "true"/"false".
+        bootable: match v.get("bootable") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        },
         migration_status: v
             .get("migration_status")
             .and_then(Value::as_str)
@@ -241,6 +273,48 @@ impl VolumeClient for HttpVolumeClient {
             return Err(self.http.fail(st, &v));
         }
         Ok(attachment_info(&v["attachment"]))
+    }
+
+    async fn volume_create(
+        &self,
+        token: &str,
+        project_id: &str,
+        size: i64,
+        image_id: Option<&str>,
+        name: &str,
+    ) -> Result<VolumeInfo, ClientError> {
+        let path = Self::path(project_id, "volumes")?;
+        let mut v = json!({"size": size, "name": name});
+        if let Some(i) = image_id {
+            v["imageRef"] = json!(i);
+        }
+        let (st, body) = self
+            .as_user(token, Method::POST, &path, Some(&json!({"volume": v})))
+            .await?;
+        if !st.is_success() {
+            return Err(self.http.fail(st, &body));
+        }
+        Ok(volume_info(&body["volume"]))
+    }
+
+    async fn volume_show(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<VolumeInfo>, ClientError> {
+        let token = self.tokens.token().await?;
+        self.volume_get(&token, project_id, id).await
+    }
+
+    async fn attachment_reserve(
+        &self,
+        project_id: &str,
+        volume_id: &str,
+        instance_uuid: &str,
+    ) -> Result<AttachmentInfo, ClientError> {
+        let token = self.tokens.token().await?;
+        self.attachment_create(&token, project_id, volume_id, instance_uuid)
+            .await
     }
 
     async fn attachment_update(
@@ -380,6 +454,13 @@ impl FakeVolumeClient {
         self.lock().device_dir = Some(dir.to_path_buf());
     }
 
+    /// Marks a volume bootable (or not).
+    pub fn set_bootable(&self, id: &str, bootable: bool) {
+        if let Some(v) = self.lock().volumes.get_mut(id) {
+            v.bootable = bootable;
+        }
+    }
+
     /// Forces a volume's status (to test refusals).
     pub fn set_status(&self, id: &str, status: &str) {
         if let Some(v) = self.lock().volumes.get_mut(id) {
@@ -495,6 +576,53 @@ impl VolumeClient for FakeVolumeClient {
             status: a.status,
             connection_info: Value::Null,
         })
+    }
+
+    async fn volume_create(
+        &self,
+        _token: &str,
+        _project_id: &str,
+        size: i64,
+        image_id: Option<&str>,
+        _name: &str,
+    ) -> Result<VolumeInfo, ClientError> {
+        let mut st = self.lock();
+        st.check("volume_create")?;
+        let v = VolumeInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            // Written by the time anyone looks again.
+            status: "creating".into(),
+            size,
+            bootable: image_id.is_some(),
+            ..Default::default()
+        };
+        st.volumes.insert(v.id.clone(), v.clone());
+        Ok(v)
+    }
+
+    async fn volume_show(
+        &self,
+        _project_id: &str,
+        id: &str,
+    ) -> Result<Option<VolumeInfo>, ClientError> {
+        let mut st = self.lock();
+        let v = st.volumes.get_mut(id);
+        Ok(v.map(|v| {
+            if v.status == "creating" {
+                v.status = "available".into();
+            }
+            v.clone()
+        }))
+    }
+
+    async fn attachment_reserve(
+        &self,
+        project_id: &str,
+        volume_id: &str,
+        instance_uuid: &str,
+    ) -> Result<AttachmentInfo, ClientError> {
+        self.attachment_create("service", project_id, volume_id, instance_uuid)
+            .await
     }
 
     async fn attachment_update(

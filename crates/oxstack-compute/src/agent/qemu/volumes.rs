@@ -231,6 +231,7 @@ mod tests {
             connection_info: json!({"driver_volume_type": "file", "data": {
                 "device_path": format!("/v/volume-{id}.{format}"), "format": format,
                 "access_mode": "rw"}}),
+            boot_index: None,
         }
     }
 
@@ -276,5 +277,28 @@ mod tests {
             )
         );
         assert!(command_line("pc", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_volume_backed_server_boots_from_its_volume() {
+        let id = "3f0d2a5e-1c1b-4e0a-9a43-5f3b2c1d0e9f";
+        let mut root = vol(id, "raw");
+        root.boot_index = Some(0);
+        let l = Launch {
+            spec: crate::agent::qemu::tests::spec(),
+            root_volume: Some(root),
+            ..Default::default()
+        };
+        let a = super::super::command_line(
+            &crate::config::QemuConfig::default(),
+            super::super::Accel::Tcg,
+            Path::new("/i/u"),
+            &l,
+        );
+        assert!(!a.iter().any(|x| x.contains("/i/u/disk")), "{a:?}");
+        assert!(a.contains(&format!(
+            "virtio-blk-pci,drive={n},id={n},bootindex=0",
+            n = node_name(id)
+        )));
     }
 }
