@@ -1,8 +1,8 @@
 //! The compute service: Nova v2.1 (microversions 2.1–2.60), wire-compatible.
 //!
 //! Layers: [`api`] (HTTP, microversions) → [`app`] (rules, authorization, quotas, the
-//! conductor and scheduler) → [`store`] (SQL); [`clients`] reach the image service and
-//! placement; [`rpc`] is the versioned interface to the compute [`agent`], which drives a
+//! conductor and scheduler) → [`store`] (SQL); [`clients`] reach the image service,
+//! placement, networking and block storage; [`rpc`] is the versioned interface to the compute [`agent`], which drives a
 //! [`agent::ComputeDriver`]. The API process never touches a hypervisor.
 
 pub mod agent;
