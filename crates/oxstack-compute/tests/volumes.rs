@@ -800,3 +800,128 @@ async fn bad_block_device_mappings_are_refused() {
     assert_eq!(c.volume.volume(&bootable).expect("v").status, "available");
     assert!(c.volume.attachments().is_empty());
 }
+
+#[tokio::test]
+async fn the_volume_proxy_up_to_2_35() {
+    let (c, id) = cloud_with_server().await;
+    let call = |m: Method, p: &str, token: &str, body: Option<Value>, mv: &str| {
+        let (m, p, token, mv) = (m, p.to_string(), token.to_string(), mv.to_string());
+        let c = &c;
+        async move { c.call(m, &p, Some(&token), body, Some(&mv)).await }
+    };
+    let r = call(
+        Method::POST,
+        "/v2.1/os-volumes",
+        MEMBER,
+        Some(json!({"volume": {"size": 1, "display_name": "v1"}})),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let v = r.body["volume"].clone();
+    let vid = v["id"].as_str().expect("id").to_string();
+    assert_eq!(v["displayName"], "v1");
+    assert_eq!(v["size"], 1);
+    assert_eq!(v["attachments"], json!([{}]));
+    assert!(r.header("location").is_some_and(|l| l.ends_with(&vid)));
+
+    // Attached, it shows its server and device.
+    assert_eq!(
+        attach(&c, &id, json!({"volumeId": vid}), "2.1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = call(
+        Method::GET,
+        &format!("/v2.1/os-volumes/{vid}"),
+        READER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body["volume"]["attachments"],
+        json!([{"id": vid, "volumeId": vid, "serverId": id, "device": "/dev/vdb"}])
+    );
+    // In use: Cinder refuses the delete (400).
+    let r = call(
+        Method::DELETE,
+        &format!("/v2.1/os-volumes/{vid}"),
+        MEMBER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+
+    let r = call(
+        Method::GET,
+        "/v2.1/os-volumes/detail?limit=1",
+        MEMBER,
+        None,
+        "2.35",
+    )
+    .await;
+    assert_eq!(r.body["volumes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        call(Method::GET, "/v2.1/os-volumes", MEMBER, None, "2.36")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    for body in [
+        json!({"volume": {}}),
+        json!({"volume": {"size": "abc"}}),
+        json!({"volume": {"size": 0}}),
+        json!({"volume": {"size": "0"}}),
+        json!({"volume": {"size": 1, "bogus": 1}}),
+    ] {
+        let r = call(
+            Method::POST,
+            "/v2.1/os-volumes",
+            MEMBER,
+            Some(body.clone()),
+            "2.1",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+    }
+    let r = call(
+        Method::POST,
+        "/v2.1/os-volumes",
+        READER,
+        Some(json!({"volume": {"size": 1}})),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        Method::GET,
+        &format!("/v2.1/os-volumes/{MISSING}"),
+        MEMBER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.body["itemNotFound"]["message"],
+        format!("Volume {MISSING} could not be found.")
+    );
+
+    // Detached, it can be deleted.
+    assert_eq!(del(&c, &id, &vid).await.status, StatusCode::ACCEPTED);
+    wait_volume(&c, &vid, "available").await;
+    let r = call(
+        Method::DELETE,
+        &format!("/v2.1/os-volumes/{vid}"),
+        MEMBER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert!(c.volume.volume(&vid).is_none());
+}

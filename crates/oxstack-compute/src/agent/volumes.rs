@@ -39,7 +39,9 @@ impl Agent {
                 .attachment_id
                 .clone()
                 .ok_or("the volume is not reserved")?;
-            let connector = crate::volumes::connector(&self.opts.host, &self.opts.host_ip);
+            let mut connector = crate::volumes::connector(&self.opts.host, &self.opts.host_ip);
+            // Cinder records where the volume is (its attachments' `device`).
+            connector["mountpoint"] = json!(bdm.device_name);
             let connection_info = client
                 .attachment_update(&i.project_id, &attachment, &connector)
                 .await
@@ -172,6 +174,8 @@ impl Agent {
                         d
                     }
                 };
+                let mut connector = connector.clone();
+                connector["mountpoint"] = json!(device);
                 let connection_info = client
                     .attachment_update(&i.project_id, &attachment, &connector)
                     .await

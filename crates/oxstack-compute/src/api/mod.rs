@@ -5,6 +5,7 @@
 mod flavors;
 mod hosts;
 mod misc;
+mod os_volumes;
 mod servers;
 mod usage;
 mod volumes;
@@ -35,6 +36,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(usage::routes())
         .merge(misc::routes())
         .merge(volumes::routes())
+        .merge(os_volumes::routes())
         .layer(middleware::from_fn(microversion::negotiate));
     Router::new()
         .route("/", get(versions))

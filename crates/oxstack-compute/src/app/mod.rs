@@ -10,6 +10,7 @@ mod hosts;
 pub mod keypairs;
 mod lifecycle;
 mod networking;
+mod os_volumes;
 mod quotas;
 mod servers;
 pub mod usage;

@@ -74,6 +74,36 @@ pub trait VolumeClient: Send + Sync + std::fmt::Debug {
         name: &str,
     ) -> Result<VolumeInfo, ClientError>;
 
+    // The deprecated volume proxy API (`/os-volumes`, up to 2.35), as the user:
+
+    /// The user's volumes as Cinder renders them (`GET /volumes/detail`).
+    async fn volume_records(
+        &self,
+        token: &str,
+        project_id: &str,
+    ) -> Result<Vec<Value>, ClientError>;
+    /// One volume as Cinder renders it; `None` when the user cannot see it.
+    async fn volume_record(
+        &self,
+        token: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<Value>, ClientError>;
+    /// Creates a volume from Cinder's `volume` object; answers its record.
+    async fn volume_record_create(
+        &self,
+        token: &str,
+        project_id: &str,
+        volume: &Value,
+    ) -> Result<Value, ClientError>;
+    /// Deletes a volume as the user; `false` when they cannot see it.
+    async fn volume_delete_as_user(
+        &self,
+        token: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<bool, ClientError>;
+
     // With the service token:
 
     /// The volume `id`, whoever owns it.
@@ -297,6 +327,76 @@ impl VolumeClient for HttpVolumeClient {
         Ok(volume_info(&body["volume"]))
     }
 
+    async fn volume_records(
+        &self,
+        token: &str,
+        project_id: &str,
+    ) -> Result<Vec<Value>, ClientError> {
+        let path = Self::path(project_id, "volumes/detail")?;
+        let (st, v) = self.as_user(token, Method::GET, &path, None).await?;
+        if st != StatusCode::OK {
+            return Err(self.http.fail(st, &v));
+        }
+        Ok(v["volumes"].as_array().cloned().unwrap_or_default())
+    }
+
+    async fn volume_record(
+        &self,
+        token: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Option<Value>, ClientError> {
+        if !path_safe(id) {
+            return Ok(None);
+        }
+        let path = Self::path(project_id, &format!("volumes/{id}"))?;
+        let (st, v) = self.as_user(token, Method::GET, &path, None).await?;
+        match st {
+            StatusCode::OK => Ok(Some(v["volume"].clone())),
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+
+    async fn volume_record_create(
+        &self,
+        token: &str,
+        project_id: &str,
+        volume: &Value,
+    ) -> Result<Value, ClientError> {
+        let path = Self::path(project_id, "volumes")?;
+        let (st, v) = self
+            .as_user(
+                token,
+                Method::POST,
+                &path,
+                Some(&json!({ "volume": volume })),
+            )
+            .await?;
+        if !st.is_success() {
+            return Err(self.http.fail(st, &v));
+        }
+        Ok(v["volume"].clone())
+    }
+
+    async fn volume_delete_as_user(
+        &self,
+        token: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<bool, ClientError> {
+        if !path_safe(id) {
+            return Ok(false);
+        }
+        let path = Self::path(project_id, &format!("volumes/{id}"))?;
+        let (st, v) = self.as_user(token, Method::DELETE, &path, None).await?;
+        match st {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(self.http.fail(s, &v)),
+        }
+    }
+
     async fn volume_show(
         &self,
         project_id: &str,
@@ -406,6 +506,8 @@ struct FakeVolState {
     failing: BTreeSet<String>,
     /// Where the volumes' files are (`volume-<id>.raw`), for drivers that open them.
     device_dir: Option<std::path::PathBuf>,
+    /// Volume names given at create.
+    names: BTreeMap<String, String>,
 }
 
 /// An in-memory block storage service for tests: every token sees every volume; volumes go
@@ -491,6 +593,26 @@ impl FakeVolumeClient {
 }
 
 impl FakeVolState {
+    /// A volume as Cinder renders it.
+    fn record(&self, v: &VolumeInfo) -> Value {
+        let attachments: Vec<Value> = self
+            .attachments
+            .values()
+            .filter(|a| a.volume_id == v.id)
+            .map(|a| {
+                json!({"server_id": a.instance_uuid, "attachment_id": a.id, "volume_id": v.id,
+                       "device": a.connector.as_ref().and_then(|c| c.get("mountpoint")).cloned()})
+            })
+            .collect();
+        json!({
+            "id": v.id, "status": v.status, "size": v.size, "availability_zone": "nova",
+            "created_at": "2026-01-01T00:00:00.000000", "name": self.names.get(&v.id),
+            "description": null, "volume_type": "__DEFAULT__", "snapshot_id": null,
+            "metadata": {}, "bootable": if v.bootable { "true" } else { "false" },
+            "multiattach": v.multiattach, "attachments": attachments,
+        })
+    }
+
     fn check(&self, method: &str) -> Result<(), ClientError> {
         if self.failing.contains(method) {
             return Err(refuse(500, format!("{method} is failing")));
@@ -598,6 +720,61 @@ impl VolumeClient for FakeVolumeClient {
         };
         st.volumes.insert(v.id.clone(), v.clone());
         Ok(v)
+    }
+
+    async fn volume_records(
+        &self,
+        _token: &str,
+        _project_id: &str,
+    ) -> Result<Vec<Value>, ClientError> {
+        let st = self.lock();
+        Ok(st.volumes.values().map(|v| st.record(v)).collect())
+    }
+
+    async fn volume_record(
+        &self,
+        _token: &str,
+        _project_id: &str,
+        id: &str,
+    ) -> Result<Option<Value>, ClientError> {
+        let st = self.lock();
+        Ok(st.volumes.get(id).map(|v| st.record(v)))
+    }
+
+    async fn volume_record_create(
+        &self,
+        _token: &str,
+        _project_id: &str,
+        volume: &Value,
+    ) -> Result<Value, ClientError> {
+        let size = volume["size"].as_i64().unwrap_or(0);
+        if size <= 0 {
+            return Err(refuse(
+                400,
+                format!(
+                    "Invalid input received: Volume size '{size}' must be an integer and greater than 0"
+                ),
+            ));
+        }
+        let id = self.add_volume(size);
+        let mut st = self.lock();
+        if let Some(name) = volume["name"].as_str() {
+            st.names.insert(id.clone(), name.to_string());
+        }
+        let v = st.volumes.get(&id).cloned().unwrap_or_default();
+        Ok(st.record(&v))
+    }
+
+    async fn volume_delete_as_user(
+        &self,
+        _token: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<bool, ClientError> {
+        if self.volume(id).is_none() {
+            return Ok(false);
+        }
+        self.volume_delete(project_id, id).await.map(|()| true)
     }
 
     async fn volume_show(
