@@ -802,7 +802,7 @@ async fn bad_block_device_mappings_are_refused() {
 }
 
 #[tokio::test]
-async fn the_volume_proxy_up_to_2_35() {
+async fn the_volume_and_snapshot_proxies_up_to_2_35() {
     let (c, id) = cloud_with_server().await;
     let call = |m: Method, p: &str, token: &str, body: Option<Value>, mv: &str| {
         let (m, p, token, mv) = (m, p.to_string(), token.to_string(), mv.to_string());
@@ -909,6 +909,83 @@ async fn the_volume_proxy_up_to_2_35() {
     assert_eq!(
         r.body["itemNotFound"]["message"],
         format!("Volume {MISSING} could not be found.")
+    );
+
+    // Snapshots: an attached volume needs force.
+    let snap = |force: Option<bool>| {
+        let mut s = json!({"volume_id": vid, "display_name": "s1"});
+        if let Some(f) = force {
+            s["force"] = json!(f);
+        }
+        json!({ "snapshot": s })
+    };
+    let r = call(
+        Method::POST,
+        "/v2.1/os-snapshots",
+        MEMBER,
+        Some(snap(None)),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let r = call(
+        Method::POST,
+        "/v2.1/os-snapshots",
+        MEMBER,
+        Some(snap(Some(true))),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let sid = r.body["snapshot"]["id"].as_str().expect("id").to_string();
+    assert_eq!(r.body["snapshot"]["volumeId"], json!(vid));
+    assert_eq!(r.body["snapshot"]["displayName"], "s1");
+    let r = call(
+        Method::GET,
+        "/v2.1/os-snapshots/detail",
+        READER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.body["snapshots"][0]["id"], json!(sid));
+    let r = call(
+        Method::GET,
+        &format!("/v2.1/os-snapshots/{sid}"),
+        READER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.body["snapshot"]["status"], "available");
+    for bad in [
+        json!({"snapshot": {}}),
+        json!({"snapshot": {"volume_id": "x"}}),
+    ] {
+        let r = call(Method::POST, "/v2.1/os-snapshots", MEMBER, Some(bad), "2.1").await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    }
+    let r = call(
+        Method::DELETE,
+        &format!("/v2.1/os-snapshots/{sid}"),
+        MEMBER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = call(
+        Method::GET,
+        &format!("/v2.1/os-snapshots/{sid}"),
+        MEMBER,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.body["itemNotFound"]["message"],
+        format!("Snapshot {sid} could not be found.")
     );
 
     // Detached, it can be deleted.

@@ -1,4 +1,5 @@
-//! `/os-volumes`: the deprecated volume proxy (up to 2.35; 404 after, as Nova).
+//! `/os-volumes` and `/os-snapshots`: the deprecated proxies to the block storage service
+//! (up to 2.35; 404 after, as Nova).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::{AppState, member, ok, parse_limit, status};
 use crate::app::App;
+use crate::clients::ProxyKind;
 use crate::microversion::Version;
 
 pub(super) fn routes() -> Router<Arc<App>> {
@@ -22,6 +24,12 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/os-volumes", get(list).post(create))
         .route("/os-volumes/detail", get(detail))
         .route("/os-volumes/{id}", get(show).delete(delete))
+        .route("/os-snapshots", get(snapshot_list).post(snapshot_create))
+        .route("/os-snapshots/detail", get(snapshot_detail))
+        .route(
+            "/os-snapshots/{id}",
+            get(snapshot_show).delete(snapshot_delete),
+        )
 }
 
 fn proxy_version(mv: Version) -> Result<()> {
@@ -63,6 +71,35 @@ fn view(v: &Value) -> Value {
     })
 }
 
+/// Nova's `_translate_snapshot_summary_view` of a Cinder snapshot record.
+fn snapshot_view(s: &Value) -> Value {
+    json!({
+        "id": s["id"],
+        "volumeId": s["volume_id"],
+        "status": s["status"],
+        "size": s["size"],
+        "createdAt": s["created_at"],
+        "displayName": s["name"],
+        "displayDescription": s["description"],
+    })
+}
+
+/// `limit`/`offset` of a proxy list.
+fn page(q: &HashMap<String, String>, all: Vec<Value>) -> Result<Vec<Value>> {
+    let limit = parse_limit(q.get("limit"))?;
+    let offset = match q.get("offset") {
+        None => 0,
+        Some(s) => s
+            .parse::<usize>()
+            .map_err(|_| Error::bad_request("offset param must be an integer"))?,
+    };
+    Ok(all
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(1000))
+        .collect())
+}
+
 async fn list_any(
     app: &App,
     ctx: &RequestContext,
@@ -71,20 +108,8 @@ async fn list_any(
     detail: bool,
 ) -> Result<Response> {
     proxy_version(mv)?;
-    let limit = parse_limit(q.get("limit"))?;
-    let offset = match q.get("offset") {
-        None => 0,
-        Some(s) => s
-            .parse::<usize>()
-            .map_err(|_| Error::bad_request("offset param must be an integer"))?,
-    };
-    let all = app.os_volume_list(ctx, detail).await?;
-    let items: Vec<Value> = all
-        .iter()
-        .skip(offset)
-        .take(limit.unwrap_or(1000))
-        .map(view)
-        .collect();
+    let all = app.proxy_list(ctx, ProxyKind::Volumes, detail).await?;
+    let items: Vec<Value> = page(q, all)?.iter().map(view).collect();
     Ok(ok(json!({ "volumes": items })))
 }
 
@@ -113,7 +138,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response> {
     proxy_version(mv)?;
-    let v = app.os_volume_show(&ctx, &id).await?;
+    let v = app.proxy_show(&ctx, ProxyKind::Volumes, &id).await?;
     Ok(ok(json!({ "volume": view(&v) })))
 }
 
@@ -172,7 +197,7 @@ async fn create(
     if let Some(x) = v.get("metadata").filter(|x| !x.is_object()) {
         return Err(bad("metadata", x, &format!("{x} is not of type 'object'")));
     }
-    let created = app.os_volume_create(&ctx, &v).await?;
+    let created = app.proxy_create(&ctx, ProxyKind::Volumes, &v).await?;
     let id = created["id"].as_str().unwrap_or_default().to_string();
     let mut resp = ok(json!({ "volume": view(&created) }));
     if let Ok(h) = HeaderValue::from_str(&app.self_link(&format!("os-volumes/{id}"))) {
@@ -188,6 +213,103 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response> {
     proxy_version(mv)?;
-    app.os_volume_delete(&ctx, &id).await?;
+    app.proxy_delete(&ctx, ProxyKind::Volumes, &id).await?;
+    Ok(status(StatusCode::ACCEPTED))
+}
+
+async fn snapshot_list_any(
+    app: &App,
+    ctx: &RequestContext,
+    mv: Version,
+    q: &HashMap<String, String>,
+    detail: bool,
+) -> Result<Response> {
+    proxy_version(mv)?;
+    let all = app.proxy_list(ctx, ProxyKind::Snapshots, detail).await?;
+    let items: Vec<Value> = page(q, all)?.iter().map(snapshot_view).collect();
+    Ok(ok(json!({ "snapshots": items })))
+}
+
+async fn snapshot_list(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    snapshot_list_any(&app, &ctx, mv, &q, false).await
+}
+
+async fn snapshot_detail(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    snapshot_list_any(&app, &ctx, mv, &q, true).await
+}
+
+async fn snapshot_show(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    proxy_version(mv)?;
+    let s = app.proxy_show(&ctx, ProxyKind::Snapshots, &id).await?;
+    Ok(ok(json!({ "snapshot": snapshot_view(&s) })))
+}
+
+/// Nova's snapshot `create` schema: `volume_id` (uuid) required, names, `force`.
+async fn snapshot_create(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Json(body): Json<Value>,
+) -> Result<Response> {
+    proxy_version(mv)?;
+    let s = member(&body, "snapshot")?;
+    const KNOWN: &[&str] = &["volume_id", "force", "display_name", "display_description"];
+    if let Some(k) = s.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(Error::bad_request(format!(
+            "Invalid input for field/attribute snapshot. Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    match s.get("volume_id") {
+        Some(Value::String(v)) if crate::app::is_uuid_like(v) => {}
+        Some(x) => {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field/attribute volume_id. Value: {x}. {x} is not a 'uuid'"
+            )));
+        }
+        None => {
+            return Err(Error::bad_request(
+                "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property",
+            ));
+        }
+    }
+    for k in ["display_name", "display_description"] {
+        if let Some(x) = s.get(k).filter(|x| !x.is_string()) {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field/attribute {k}. Value: {x}. {x} is not of type 'string'"
+            )));
+        }
+    }
+    if let Some(x) = s.get("force").filter(|x| !x.is_boolean() && !x.is_string()) {
+        return Err(Error::bad_request(format!(
+            "Invalid input for field/attribute force. Value: {x}. {x} is not a boolean"
+        )));
+    }
+    let created = app.proxy_create(&ctx, ProxyKind::Snapshots, &s).await?;
+    Ok(ok(json!({ "snapshot": snapshot_view(&created) })))
+}
+
+async fn snapshot_delete(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    proxy_version(mv)?;
+    app.proxy_delete(&ctx, ProxyKind::Snapshots, &id).await?;
     Ok(status(StatusCode::ACCEPTED))
 }

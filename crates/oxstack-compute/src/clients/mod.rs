@@ -28,8 +28,8 @@ pub use network::{
     SecurityGroupInfo,
 };
 pub use volume::{
-    AttachmentInfo, FakeAttachment, FakeVolumeClient, HttpVolumeClient, VOLUME_API_VERSION,
-    VolumeClient, VolumeInfo, cinder_message,
+    AttachmentInfo, FakeAttachment, FakeVolumeClient, HttpVolumeClient, ProxyKind,
+    VOLUME_API_VERSION, VolumeClient, VolumeInfo, cinder_message,
 };
 
 /// What a cross-service call can fail with.

@@ -17,6 +17,23 @@ use super::{ClientError, Http, ServiceTokenSource};
 /// The microversion compute speaks (attachments API with `os-complete`).
 pub const VOLUME_API_VERSION: &str = "volume 3.44";
 
+/// The Cinder resources the deprecated proxy APIs show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    Volumes,
+    Snapshots,
+}
+
+impl ProxyKind {
+    /// The collection (`volumes`) and member (`volume`) names.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            ProxyKind::Volumes => ("volumes", "volume"),
+            ProxyKind::Snapshots => ("snapshots", "snapshot"),
+        }
+    }
+}
+
 /// What compute needs to know of a volume.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct VolumeInfo {
@@ -74,33 +91,38 @@ pub trait VolumeClient: Send + Sync + std::fmt::Debug {
         name: &str,
     ) -> Result<VolumeInfo, ClientError>;
 
-    // The deprecated volume proxy API (`/os-volumes`, up to 2.35), as the user:
+    // The deprecated proxy APIs (`/os-volumes`, `/os-snapshots`, up to 2.35), as the user,
+    // on Cinder's records as it renders them; `kind` is `volumes` or `snapshots`.
 
-    /// The user's volumes as Cinder renders them (`GET /volumes/detail`).
-    async fn volume_records(
+    /// The user's records (`GET /{kind}/detail`).
+    async fn records(
         &self,
         token: &str,
         project_id: &str,
+        kind: ProxyKind,
     ) -> Result<Vec<Value>, ClientError>;
-    /// One volume as Cinder renders it; `None` when the user cannot see it.
-    async fn volume_record(
+    /// One record; `None` when the user cannot see it.
+    async fn record(
         &self,
         token: &str,
         project_id: &str,
+        kind: ProxyKind,
         id: &str,
     ) -> Result<Option<Value>, ClientError>;
-    /// Creates a volume from Cinder's `volume` object; answers its record.
-    async fn volume_record_create(
+    /// Creates a record from Cinder's object (`{"volume": ...}` is built here).
+    async fn record_create(
         &self,
         token: &str,
         project_id: &str,
-        volume: &Value,
+        kind: ProxyKind,
+        body: &Value,
     ) -> Result<Value, ClientError>;
-    /// Deletes a volume as the user; `false` when they cannot see it.
-    async fn volume_delete_as_user(
+    /// Deletes a record; `false` when the user cannot see it.
+    async fn record_delete(
         &self,
         token: &str,
         project_id: &str,
+        kind: ProxyKind,
         id: &str,
     ) -> Result<bool, ClientError>;
 
@@ -327,68 +349,71 @@ impl VolumeClient for HttpVolumeClient {
         Ok(volume_info(&body["volume"]))
     }
 
-    async fn volume_records(
+    async fn records(
         &self,
         token: &str,
         project_id: &str,
+        kind: ProxyKind,
     ) -> Result<Vec<Value>, ClientError> {
-        let path = Self::path(project_id, "volumes/detail")?;
+        let (many, _) = kind.names();
+        let path = Self::path(project_id, &format!("{many}/detail"))?;
         let (st, v) = self.as_user(token, Method::GET, &path, None).await?;
         if st != StatusCode::OK {
             return Err(self.http.fail(st, &v));
         }
-        Ok(v["volumes"].as_array().cloned().unwrap_or_default())
+        Ok(v[many].as_array().cloned().unwrap_or_default())
     }
 
-    async fn volume_record(
+    async fn record(
         &self,
         token: &str,
         project_id: &str,
+        kind: ProxyKind,
         id: &str,
     ) -> Result<Option<Value>, ClientError> {
         if !path_safe(id) {
             return Ok(None);
         }
-        let path = Self::path(project_id, &format!("volumes/{id}"))?;
+        let (many, one) = kind.names();
+        let path = Self::path(project_id, &format!("{many}/{id}"))?;
         let (st, v) = self.as_user(token, Method::GET, &path, None).await?;
         match st {
-            StatusCode::OK => Ok(Some(v["volume"].clone())),
+            StatusCode::OK => Ok(Some(v[one].clone())),
             StatusCode::NOT_FOUND => Ok(None),
             s => Err(self.http.fail(s, &v)),
         }
     }
 
-    async fn volume_record_create(
+    async fn record_create(
         &self,
         token: &str,
         project_id: &str,
-        volume: &Value,
+        kind: ProxyKind,
+        body: &Value,
     ) -> Result<Value, ClientError> {
-        let path = Self::path(project_id, "volumes")?;
+        let (many, one) = kind.names();
+        let path = Self::path(project_id, many)?;
         let (st, v) = self
-            .as_user(
-                token,
-                Method::POST,
-                &path,
-                Some(&json!({ "volume": volume })),
-            )
+            .as_user(token, Method::POST, &path, Some(&json!({ one: body })))
             .await?;
         if !st.is_success() {
             return Err(self.http.fail(st, &v));
         }
-        Ok(v["volume"].clone())
+        Ok(v[one].clone())
     }
 
-    async fn volume_delete_as_user(
+    async fn record_delete(
         &self,
         token: &str,
         project_id: &str,
+        kind: ProxyKind,
         id: &str,
     ) -> Result<bool, ClientError> {
         if !path_safe(id) {
             return Ok(false);
         }
-        let path = Self::path(project_id, &format!("volumes/{id}"))?;
+        let (many, _) = kind.names();
+        let path = Self::path(project_id, &format!("{many}/{id}"))?;
         let (st, v) = self.as_user(token, Method::DELETE, &path, None).await?;
         match st {
             s if s.is_success() => Ok(true),
@@ -508,6 +533,8 @@ struct FakeVolState {
     device_dir: Option<std::path::PathBuf>,
     /// Volume names given at create.
     names: BTreeMap<String, String>,
+    /// Snapshots (records as Cinder renders them).
+    snapshots: BTreeMap<String, Value>,
 }
 
 /// An in-memory block storage service for tests: every token sees every volume; volumes go
@@ -722,32 +749,66 @@ impl VolumeClient for FakeVolumeClient {
         Ok(v)
     }
 
-    async fn volume_records(
+    async fn records(
         &self,
         _token: &str,
         _project_id: &str,
+        kind: ProxyKind,
     ) -> Result<Vec<Value>, ClientError> {
         let st = self.lock();
-        Ok(st.volumes.values().map(|v| st.record(v)).collect())
+        Ok(match kind {
+            ProxyKind::Volumes => st.volumes.values().map(|v| st.record(v)).collect(),
+            ProxyKind::Snapshots => st.snapshots.values().cloned().collect(),
+        })
     }
 
-    async fn volume_record(
+    async fn record(
         &self,
         _token: &str,
         _project_id: &str,
+        kind: ProxyKind,
         id: &str,
     ) -> Result<Option<Value>, ClientError> {
         let st = self.lock();
-        Ok(st.volumes.get(id).map(|v| st.record(v)))
+        Ok(match kind {
+            ProxyKind::Volumes => st.volumes.get(id).map(|v| st.record(v)),
+            ProxyKind::Snapshots => st.snapshots.get(id).cloned(),
+        })
     }
 
-    async fn volume_record_create(
+    async fn record_create(
         &self,
         _token: &str,
         _project_id: &str,
-        volume: &Value,
+        kind: ProxyKind,
+        body: &Value,
     ) -> Result<Value, ClientError> {
-        let size = volume["size"].as_i64().unwrap_or(0);
+        if kind == ProxyKind::Snapshots {
+            let volume_id = body["volume_id"].as_str().unwrap_or_default();
+            let mut st = self.lock();
+            let v =
+                st.volumes.get(volume_id).cloned().ok_or_else(|| {
+                    refuse(404, format!("Volume {volume_id} could not be found."))
+                })?;
+            if v.status != "available" && body["force"] != json!(true) {
+                return Err(refuse(
+                    400,
+                    format!(
+                        "Invalid volume: Volume {volume_id} status must be available, but current status is: {}.",
+                        v.status
+                    ),
+                ));
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let s = json!({
+                "id": id, "volume_id": volume_id, "status": "available", "size": v.size,
+                "created_at": "2026-01-01T00:00:00.000000", "name": body["name"],
+                "description": body["description"], "metadata": {},
+            });
+            st.snapshots.insert(id, s.clone());
+            return Ok(s);
+        }
+        let size = body["size"].as_i64().unwrap_or(0);
         if size <= 0 {
             return Err(refuse(
                 400,
@@ -758,19 +819,23 @@ impl VolumeClient for FakeVolumeClient {
         }
         let id = self.add_volume(size);
         let mut st = self.lock();
-        if let Some(name) = volume["name"].as_str() {
+        if let Some(name) = body["name"].as_str() {
             st.names.insert(id.clone(), name.to_string());
         }
         let v = st.volumes.get(&id).cloned().unwrap_or_default();
         Ok(st.record(&v))
     }
 
-    async fn volume_delete_as_user(
+    async fn record_delete(
         &self,
         _token: &str,
         project_id: &str,
+        kind: ProxyKind,
         id: &str,
     ) -> Result<bool, ClientError> {
+        if kind == ProxyKind::Snapshots {
+            return Ok(self.lock().snapshots.remove(id).is_some());
+        }
         if self.volume(id).is_none() {
             return Ok(false);
         }
