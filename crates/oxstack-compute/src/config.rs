@@ -17,6 +17,9 @@ pub struct ComputeConfig {
     /// The networking API when it does not run on this node; unset (and not local): servers
     /// get no ports.
     pub network_url: Option<String>,
+    /// The block storage API (Cinder v3) when it does not run on this node; unset (and not
+    /// local): servers cannot attach volumes.
+    pub volume_url: Option<String>,
     /// The name this node's compute agent registers as (`os-services` host, hypervisor
     /// hostname, RPC topic `compute.<host>`); default: the machine's host name.
     pub host: Option<String>,
@@ -135,6 +138,7 @@ impl Default for ComputeConfig {
             placement_url: "http://127.0.0.1:8778".into(),
             image_url: "http://127.0.0.1:9292".into(),
             network_url: None,
+            volume_url: None,
             host: None,
             driver: "fake".into(),
             sync_power_state_interval_secs: 60,
@@ -180,10 +184,12 @@ impl ComputeConfig {
             return Err("key `compute.report_interval_secs`: must be positive".into());
         }
         let network = self.network_url.clone().unwrap_or_else(|| "http://".into());
+        let volume = self.volume_url.clone().unwrap_or_else(|| "http://".into());
         for (k, u) in [
             ("placement_url", &self.placement_url),
             ("image_url", &self.image_url),
             ("network_url", &network),
+            ("volume_url", &volume),
         ] {
             if !u.starts_with("http://") {
                 return Err(format!(

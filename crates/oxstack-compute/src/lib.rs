@@ -1,8 +1,8 @@
 //! The compute service: Nova v2.1 (microversions 2.1–2.60), wire-compatible.
 //!
 //! Layers: [`api`] (HTTP, microversions) → [`app`] (rules, authorization, quotas, the
-//! conductor and scheduler) → [`store`] (SQL); [`clients`] reach the image service and
-//! placement; [`rpc`] is the versioned interface to the compute [`agent`], which drives a
+//! conductor and scheduler) → [`store`] (SQL); [`clients`] reach the image service,
+//! placement, networking and block storage; [`rpc`] is the versioned interface to the compute [`agent`], which drives a
 //! [`agent::ComputeDriver`]. The API process never touches a hypervisor.
 
 pub mod agent;
@@ -17,6 +17,7 @@ pub mod policies;
 pub mod rpc;
 pub mod states;
 pub mod store;
+pub mod volumes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ pub use store::MIGRATIONS;
 
 use crate::agent::{AgentHandle, AgentOptions, ComputeDriver};
 use crate::app::App;
-use crate::clients::{ImageClient, NetworkClient, PlacementClient};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient, VolumeClient};
 use crate::store::Store;
 
 /// What the compute service is opened with.
@@ -46,6 +47,8 @@ pub struct ComputeOptions {
     pub placement: Arc<dyn PlacementClient>,
     /// The networking service (`None`: servers get no ports, as before it existed).
     pub network: Option<Arc<dyn NetworkClient>>,
+    /// The block storage service (`None`: servers have no volumes).
+    pub volume: Option<Arc<dyn VolumeClient>>,
     /// `http://host:8774` as clients reach it.
     pub public_url: String,
 }
@@ -75,6 +78,7 @@ impl Compute {
             image: opts.image.clone(),
             placement: opts.placement.clone(),
             network: opts.network.clone(),
+            volume: opts.volume.clone(),
             rpc: rpc::ComputeRpc::new(opts.bus.clone()),
             coord: opts.coord.clone(),
             public_url: opts.public_url.clone(),
@@ -104,6 +108,7 @@ impl Compute {
             placement: self.opts.placement.clone(),
             image: self.opts.image.clone(),
             network: self.opts.network.clone(),
+            volume: self.opts.volume.clone(),
             default_availability_zone: self.opts.config.default_availability_zone.clone(),
             driver,
             report_interval: Duration::from_secs(self.opts.config.report_interval_secs),

@@ -241,3 +241,23 @@ pub struct ServerGroup {
     pub members: Vec<String>,
     pub created_at: i64,
 }
+
+/// A block device mapping: one disk of a server (Nova's `BlockDeviceMapping`). Only attached
+/// volumes (`source_type` and `destination_type` `volume`) are recorded so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockDeviceMapping {
+    /// Nova's `bdm_uuid`.
+    pub uuid: String,
+    pub instance_uuid: String,
+    pub volume_id: Option<String>,
+    /// The Cinder attachment (set once the volume is reserved).
+    pub attachment_id: Option<String>,
+    /// `/dev/vdb`, ... (the root disk is `/dev/vda`).
+    pub device_name: Option<String>,
+    pub source_type: String,
+    pub destination_type: String,
+    pub delete_on_termination: bool,
+    pub tag: Option<String>,
+    pub boot_index: Option<i64>,
+    pub created_at: i64,
+}

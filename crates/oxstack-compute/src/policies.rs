@@ -56,6 +56,22 @@ pub const API: &[RuleDefault] = rules! {
     "os_compute_api:os-attach-interfaces:list" => READER, "List port interfaces attached to a server", [("GET", "/servers/{server_id}/os-interface")];
     "os_compute_api:os-attach-interfaces:show" => READER, "Show details of a port interface attached to a server", [("GET", "/servers/{server_id}/os-interface/{port_id}")];
     "os_compute_api:os-attach-interfaces:create" => MEMBER, "Attach an interface to a server", [("POST", "/servers/{server_id}/os-interface")];
+    "os_compute_api:os-volumes-attachments:index" => READER, "List volume attachments for an instance", [("GET", "/servers/{server_id}/os-volume_attachments")];
+    "os_compute_api:os-volumes-attachments:create" => MEMBER, "Attach a volume to an instance", [("POST", "/servers/{server_id}/os-volume_attachments")];
+    "os_compute_api:os-volumes-attachments:show" => READER, "Show details of a volume attachment", [("GET", "/servers/{server_id}/os-volume_attachments/{volume_id}")];
+    "os_compute_api:os-volumes-attachments:update" => MEMBER, "Update a volume attachment. New 'update' policy about 'swap + update' request (which is possible only >2.85) only <swap policy> is checked. We expect <swap policy> to be always superset of this policy permission", [("PUT", "/servers/{server_id}/os-volume_attachments/{volume_id}")];
+    "os_compute_api:os-volumes-attachments:swap" => ADMIN, "Update a volume attachment with a different volumeId", [("PUT", "/servers/{server_id}/os-volume_attachments/{volume_id}")];
+    "os_compute_api:os-volumes-attachments:delete" => MEMBER, "Detach a volume from an instance", [("DELETE", "/servers/{server_id}/os-volume_attachments/{volume_id}")];
+    "os_compute_api:os-volumes:list" => READER, "List volumes (proxy to the block storage service, up to 2.35)", [("GET", "/os-volumes")];
+    "os_compute_api:os-volumes:detail" => READER, "List volumes with details (proxy, up to 2.35)", [("GET", "/os-volumes/detail")];
+    "os_compute_api:os-volumes:show" => READER, "Show a volume (proxy, up to 2.35)", [("GET", "/os-volumes/{volume_id}")];
+    "os_compute_api:os-volumes:create" => MEMBER, "Create a volume (proxy, up to 2.35)", [("POST", "/os-volumes")];
+    "os_compute_api:os-volumes:delete" => MEMBER, "Delete a volume (proxy, up to 2.35)", [("DELETE", "/os-volumes/{volume_id}")];
+    "os_compute_api:os-volumes:snapshots:list" => READER, "List snapshots (proxy, up to 2.35)", [("GET", "/os-snapshots")];
+    "os_compute_api:os-volumes:snapshots:detail" => READER, "List snapshots with details (proxy, up to 2.35)", [("GET", "/os-snapshots/detail")];
+    "os_compute_api:os-volumes:snapshots:show" => READER, "Show a snapshot (proxy, up to 2.35)", [("GET", "/os-snapshots/{snapshot_id}")];
+    "os_compute_api:os-volumes:snapshots:create" => MEMBER, "Create a snapshot (proxy, up to 2.35)", [("POST", "/os-snapshots")];
+    "os_compute_api:os-volumes:snapshots:delete" => MEMBER, "Delete a snapshot (proxy, up to 2.35)", [("DELETE", "/os-snapshots/{snapshot_id}")];
     "os_compute_api:os-security-groups:list" => READER, "List security groups of server", [("GET", "/servers/{server_id}/os-security-groups")];
     "os_compute_api:os-security-groups:add" => MEMBER, "Add security groups to server", [("POST", "/servers/{server_id}/action (addSecurityGroup)")];
     "os_compute_api:os-security-groups:remove" => MEMBER, "Remove security groups from server", [("POST", "/servers/{server_id}/action (removeSecurityGroup)")];
@@ -214,5 +230,17 @@ mod tests {
         assert_eq!(row("os_compute_api:servers:create"), "sss sss ++-");
         assert_eq!(row("os_compute_api:os-services:list"), "sss sss +--");
         assert_eq!(row("os_compute_api:os-keypairs:index"), "sss sss +--");
+        assert_eq!(
+            row("os_compute_api:os-volumes-attachments:index"),
+            "sss sss +++"
+        );
+        assert_eq!(
+            row("os_compute_api:os-volumes-attachments:create"),
+            "sss sss ++-"
+        );
+        assert_eq!(
+            row("os_compute_api:os-volumes-attachments:swap"),
+            "sss sss +--"
+        );
     }
 }

@@ -15,6 +15,9 @@
 //! - 1.3: snapshot_instance carries `auth_token`, the token of the user who asked: the
 //!   agent uploads the disk into their image with it; for a backup, `backup_type` and
 //!   `rotation` (the agent deletes that server's older backups of the type beyond it)
+//! - 1.4: attach_volume (call: `bdm_uuid`, the mapping the API made with the reserved
+//!   attachment; answers `{"device"}`; on failure the agent deletes the attachment and the
+//!   mapping), detach_volume (cast: `volume_id`)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +29,7 @@ use crate::clients::{FixedIp, PortInfo};
 use crate::model::NetworkRequest;
 
 /// The version this side speaks.
-pub const VERSION: &str = "1.3";
+pub const VERSION: &str = "1.4";
 /// The major version the agent accepts.
 pub const MAJOR: &str = "1";
 
@@ -128,6 +131,27 @@ impl ComputeRpc {
             )
             .await?;
         Ok(port_of(&v))
+    }
+
+    /// Connects a reserved volume to a server and waits for the outcome.
+    pub async fn attach_volume(
+        &self,
+        host: &str,
+        ctx: &RpcContext,
+        instance_uuid: &str,
+        bdm_uuid: &str,
+    ) -> Result<Value, BusError> {
+        self.bus
+            .call(
+                &topic(host),
+                Self::message(
+                    "attach_volume",
+                    ctx,
+                    json!({"instance_uuid": instance_uuid, "bdm_uuid": bdm_uuid}),
+                ),
+                CALL_TIMEOUT,
+            )
+            .await
     }
 
     pub async fn get_console_output(

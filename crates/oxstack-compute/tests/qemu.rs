@@ -1,8 +1,9 @@
 //! The qemu driver against a real qemu-system-x86_64 under TCG: boots the test guest
 //! (scripts/test-guest: a Debian kernel and a busybox initramfs) through the compute API,
 //! reads its console, stops/starts/reboots/pauses it, checks the process table and QMP (not
-//! the database), lets the power-state sync notice a guest that went away, restarts the
-//! agent without touching the guest, and deletes it leaving nothing behind.
+//! the database), hot-plugs a volume (kept across a hard reboot) and unplugs it, lets the
+//! power-state sync notice a guest that went away, restarts the agent without touching the
+//! guest, and deletes it leaving nothing behind.
 //!
 //! Runs only where qemu-system-x86_64 is installed (scripts/test installs it through
 //! scripts/ensure-qemu); elsewhere it says it was skipped. `OXSTEST_QEMU` names another
@@ -24,7 +25,7 @@ use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
 use oxstack_compute::agent::qemu::qmp::Qmp;
 use oxstack_compute::agent::qemu::{QemuDriver, QemuOptions};
-use oxstack_compute::clients::{FakeImageClient, FakePlacement, StaticToken};
+use oxstack_compute::clients::{FakeImageClient, FakePlacement, FakeVolumeClient, StaticToken};
 use oxstack_compute::config::QemuConfig;
 use oxstack_compute::{Compute, ComputeConfig, ComputeOptions};
 use serde_json::{Value, json};
@@ -59,6 +60,8 @@ struct Cloud {
     agent: oxstack_compute::agent::AgentHandle,
     driver_opts: QemuOptions,
     instances: PathBuf,
+    volume: Arc<FakeVolumeClient>,
+    volumes_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -170,6 +173,22 @@ impl Cloud {
         q.status().await.expect("status")
     }
 
+    /// The block node names of the guest (`query-named-block-nodes`).
+    async fn block_nodes(&self, id: &str) -> Vec<String> {
+        let mut q = Qmp::connect(&self.instances.join(id).join("qmp.sock"))
+            .await
+            .expect("qmp");
+        let v = q
+            .execute("query-named-block-nodes", None)
+            .await
+            .expect("query-named-block-nodes");
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["node-name"].as_str().map(str::to_string))
+            .collect()
+    }
+
     async fn restart_agent(&mut self) {
         self.agent.stop();
         let d = QemuDriver::new(self.driver_opts.clone()).expect("driver");
@@ -220,6 +239,10 @@ async fn cloud(guest: &Path, qemu: PathBuf) -> Cloud {
         ..Default::default()
     };
     let instances = dir.path().join("instances");
+    let volumes_dir = dir.path().join("volumes");
+    std::fs::create_dir_all(&volumes_dir).expect("volumes dir");
+    let volume = Arc::new(FakeVolumeClient::default());
+    volume.set_device_dir(&volumes_dir);
     let opts = ComputeOptions {
         config: ComputeConfig {
             driver: "qemu".into(),
@@ -234,6 +257,7 @@ async fn cloud(guest: &Path, qemu: PathBuf) -> Cloud {
         image: image.clone(),
         placement: Arc::new(FakePlacement::default()),
         network: None,
+        volume: Some(volume.clone()),
         public_url: "http://127.0.0.1:8774".into(),
     };
     let driver_opts = QemuOptions {
@@ -261,6 +285,8 @@ async fn cloud(guest: &Path, qemu: PathBuf) -> Cloud {
         agent,
         driver_opts,
         instances,
+        volume,
+        volumes_dir,
         _dir: dir,
     }
 }
@@ -424,6 +450,59 @@ async fn a_real_guest_through_the_api() {
     assert_eq!(&data[8..16], &[0u8; 8], "the snapshot has a backing file");
     assert_eq!(c.pid(&id), Some(pid3));
     assert_eq!(c.qmp_status(&id).await, "running");
+
+    // A volume (a raw file, as the block storage file driver makes them) is hot-plugged
+    // into the running guest, survives a hard reboot (launch.json has it) and is unplugged.
+    let vol = c.volume.add_volume(1);
+    let file = c.volumes_dir.join(format!("volume-{vol}.raw"));
+    let made = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "raw"])
+        .arg(&file)
+        .arg("16M")
+        .status()
+        .expect("qemu-img");
+    assert!(made.success());
+    let node = oxstack_compute::agent::qemu::volumes::node_name(&vol);
+    let r = c
+        .call(
+            axum::http::Method::POST,
+            &format!("/v2.1/servers/{id}/os-volume_attachments"),
+            Some(json!({"volumeAttachment": {"volumeId": vol}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["volumeAttachment"]["device"], "/dev/vdb");
+    assert!(c.block_nodes(&id).await.contains(&node), "not plugged");
+    let boots = c.console(&id, None).await.matches(MARKER).count();
+    let r = c.action(&id, json!({"reboot": {"type": "HARD"}})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    c.wait(&id, "ACTIVE", Duration::from_secs(30)).await;
+    let pid4 = c.pid(&id).expect("rebooted");
+    let cmdline = std::fs::read(format!("/proc/{pid4}/cmdline")).expect("cmdline");
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains(&node),
+        "the relaunch lost the volume"
+    );
+    let end = Instant::now() + Duration::from_secs(60);
+    while c.console(&id, None).await.matches(MARKER).count() <= boots {
+        assert!(Instant::now() < end, "no boot after the reboot");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let r = c
+        .call(
+            axum::http::Method::DELETE,
+            &format!("/v2.1/servers/{id}/os-volume_attachments/{vol}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let end = Instant::now() + Duration::from_secs(60);
+    while c.volume.volume(&vol).map(|v| v.status).as_deref() != Some("available") {
+        assert!(Instant::now() < end, "the guest never released the volume");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(!c.block_nodes(&id).await.contains(&node), "still plugged");
+    assert_eq!(c.pid(&id), Some(pid4));
 
     // The guest goes away behind our back: the power-state sync records SHUTOFF.
     Qmp::connect(&dir.join("qmp.sock"))

@@ -15,7 +15,8 @@ use oxstack_common::db::Db;
 use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
 use oxstack_compute::clients::{
-    HttpImageClient, HttpNetworkClient, HttpPlacementClient, NetworkClient, PasswordTokenSource,
+    HttpImageClient, HttpNetworkClient, HttpPlacementClient, HttpVolumeClient, NetworkClient,
+    PasswordTokenSource, VolumeClient,
 };
 use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
@@ -485,8 +486,8 @@ fn local_or(cfg: &Config, service: ServiceName, configured: &str) -> String {
 }
 
 /// The compute API and conductor, and the compute agent of this (all-in-one) host. Placement,
-/// the image and the networking service are reached over HTTP at their configured URLs;
-/// placement and port calls carry a token of the admin user.
+/// the image, the networking and the block storage service are reached over HTTP at their
+/// configured URLs; placement, port and attachment calls carry a token of the admin user.
 // TODO-security: a dedicated `nova` service user instead of the admin.
 async fn open_compute(
     cfg: &Config,
@@ -511,6 +512,13 @@ async fn open_compute(
     };
     let network = network_url
         .map(|u| Arc::new(HttpNetworkClient::new(&u, tokens.clone())) as Arc<dyn NetworkClient>);
+    let volume_url = if cfg.services.contains(&ServiceName::BlockStore) {
+        Some(cfg.public_url(ServiceName::BlockStore))
+    } else {
+        cfg.compute.volume_url.clone()
+    };
+    let volume = volume_url
+        .map(|u| Arc::new(HttpVolumeClient::new(&u, tokens.clone())) as Arc<dyn VolumeClient>);
     let compute = Compute::open(ComputeOptions {
         config: cfg.compute.clone(),
         db,
@@ -526,6 +534,7 @@ async fn open_compute(
             tokens.clone(),
         )),
         network,
+        volume,
         public_url: cfg.public_url(ServiceName::Compute),
     })
     .await

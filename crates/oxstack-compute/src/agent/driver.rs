@@ -48,6 +48,23 @@ pub struct InstanceSpec {
     /// The server's ports (drivers without a data plane only describe them to the guest).
     #[serde(default)]
     pub vifs: Vec<crate::model::Vif>,
+    /// The server's volumes, connected to this host (one with `boot_index` 0 is the root
+    /// disk).
+    #[serde(default)]
+    pub volumes: Vec<VolumeSpec>,
+}
+
+/// A volume to plug into a server: what the block storage service answered for this host's
+/// connector (`{"driver_volume_type": "file", "data": {"device_path", "format"}}`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VolumeSpec {
+    pub volume_id: String,
+    /// `/dev/vdb`, ...
+    pub device_name: String,
+    pub connection_info: serde_json::Value,
+    /// 0 for the disk the server boots from (a volume-backed server has no image).
+    #[serde(default)]
+    pub boot_index: Option<i64>,
 }
 
 /// The resources of the host a driver runs.
@@ -119,6 +136,17 @@ pub trait ComputeDriver: Send + Sync + std::fmt::Debug {
         let _ = (uuid, vif);
         Ok(())
     }
+    /// Plugs a volume into a server (running or not: a stopped server gets it at its next
+    /// start). Drivers without disks have nothing to plug.
+    async fn attach_volume(&self, uuid: &str, volume: &VolumeSpec) -> Result<(), DriverError> {
+        let _ = (uuid, volume);
+        Ok(())
+    }
+    /// Unplugs a volume (no error when it is not plugged).
+    async fn detach_volume(&self, uuid: &str, volume_id: &str) -> Result<(), DriverError> {
+        let _ = (uuid, volume_id);
+        Ok(())
+    }
 }
 
 /// The fake driver: instant, in memory.
@@ -130,6 +158,9 @@ pub struct FakeDriver {
     fail_all_spawns: std::sync::atomic::AtomicBool,
     /// The ports plugged into each server.
     nics: Mutex<HashMap<String, Vec<String>>>,
+    /// The volumes plugged into each server.
+    disks: Mutex<HashMap<String, Vec<VolumeSpec>>>,
+    fail_volume_attach: std::sync::atomic::AtomicBool,
 }
 
 impl FakeDriver {
@@ -140,7 +171,24 @@ impl FakeDriver {
             fail_spawns: AtomicU32::new(0),
             fail_all_spawns: std::sync::atomic::AtomicBool::new(false),
             nics: Mutex::default(),
+            disks: Mutex::default(),
+            fail_volume_attach: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The volumes plugged into server `uuid` (ids, in attach order).
+    pub fn volumes(&self, uuid: &str) -> Vec<String> {
+        self.disks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uuid)
+            .map(|d| d.iter().map(|v| v.volume_id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Makes every volume attach fail (or not).
+    pub fn fail_volume_attach(&self, fail: bool) {
+        self.fail_volume_attach.store(fail, Ordering::SeqCst);
     }
 
     /// Makes the next `n` spawns fail.
@@ -209,6 +257,10 @@ impl ComputeDriver for FakeDriver {
             spec.uuid.clone(),
             spec.vifs.iter().map(|v| v.port_id.clone()).collect(),
         );
+        self.disks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(spec.uuid.clone(), spec.volumes.clone());
         Ok(())
     }
 
@@ -221,6 +273,45 @@ impl ComputeDriver for FakeDriver {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(uuid);
+        self.disks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uuid);
+        Ok(())
+    }
+
+    async fn attach_volume(&self, uuid: &str, volume: &VolumeSpec) -> Result<(), DriverError> {
+        if self.fail_volume_attach.load(Ordering::SeqCst) {
+            return Err(DriverError(
+                "Fake driver was told to fail this volume attach.".into(),
+            ));
+        }
+        if !self
+            .vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(uuid)
+        {
+            return Err(DriverError(format!("Instance {uuid} could not be found.")));
+        }
+        self.disks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(uuid.into())
+            .or_default()
+            .push(volume.clone());
+        Ok(())
+    }
+
+    async fn detach_volume(&self, uuid: &str, volume_id: &str) -> Result<(), DriverError> {
+        if let Some(d) = self
+            .disks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(uuid)
+        {
+            d.retain(|v| v.volume_id != volume_id);
+        }
         Ok(())
     }
 

@@ -64,9 +64,14 @@ impl Agent {
         self.event_start(uuid, req, EV).await;
         let d = &self.opts.driver;
         let stopped = i.vm_state == vm::STOPPED;
+        let spec = self
+            .spec_with_volumes(&i, false)
+            .await
+            .unwrap_or_else(|_| spec_of(&i, &i.flavor));
         let result = async {
             d.destroy(uuid).await?;
-            d.spawn(&spec_of(&i, &i.flavor)).await?;
+            d.spawn(&spec).await?;
+            self.complete_volumes(&i, &spec.volumes).await;
             if stopped {
                 d.power_off(uuid).await?;
             }
@@ -164,7 +169,16 @@ impl Agent {
         self.event_start(uuid, req, EV).await;
         let d = &self.opts.driver;
         let result = if d.power_state(uuid).await == power::NOSTATE {
-            d.spawn(&spec_of(&i, &i.flavor)).await
+            match self.spec_with_volumes(&i, false).await {
+                Ok(spec) => {
+                    let spawned = d.spawn(&spec).await;
+                    if spawned.is_ok() {
+                        self.complete_volumes(&i, &spec.volumes).await;
+                    }
+                    spawned
+                }
+                Err(e) => Err(super::DriverError(e)),
+            }
         } else {
             d.power_on(uuid).await
         };

@@ -6,6 +6,7 @@
 pub mod driver;
 mod lifecycle;
 pub mod qemu;
+mod volumes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,9 @@ use oxstack_common::bus::{Bus, Incoming};
 use oxstack_common::coord::Coordination;
 use serde_json::Value;
 
-pub use driver::{ComputeDriver, DriverError, FakeDriver, HostResources, InstanceSpec};
+pub use driver::{ComputeDriver, DriverError, FakeDriver, HostResources, InstanceSpec, VolumeSpec};
 
-use crate::clients::{ImageClient, NetworkClient, PlacementClient, flavor_resources};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient, VolumeClient, flavor_resources};
 use crate::model::{ComputeNode, Fault, FlavorSnapshot, Instance, NetworkRequest, Service, Vif};
 use crate::networking;
 use crate::rpc;
@@ -41,6 +42,8 @@ pub struct AgentOptions {
     pub image: Arc<dyn ImageClient>,
     /// The networking service (`None`: servers get no ports).
     pub network: Option<Arc<dyn NetworkClient>>,
+    /// The block storage service (`None`: servers have no volumes).
+    pub volume: Option<Arc<dyn VolumeClient>>,
     /// The zone of servers that name none (their ports' `device_owner`).
     pub default_availability_zone: String,
     pub driver: Arc<dyn ComputeDriver>,
@@ -163,6 +166,7 @@ fn spec_of(i: &Instance, f: &FlavorSnapshot) -> InstanceSpec {
         metadata: i.metadata.clone(),
         config_drive: !i.config_drive.is_empty(),
         vifs: i.network_info.clone(),
+        volumes: Vec::new(),
     }
 }
 
@@ -244,7 +248,9 @@ impl Agent {
                     if !known.contains(&i.uuid) {
                         // The hypervisor lost it (the fake driver keeps nothing across
                         // restarts): bring it back in its recorded power state.
+                        let spec = self.spec_with_volumes(&i, false).await.unwrap_or(spec);
                         if self.opts.driver.spawn(&spec).await.is_ok() {
+                            self.complete_volumes(&i, &spec.volumes).await;
                             let _ = match i.power_state {
                                 power::SHUTDOWN => self.opts.driver.power_off(&i.uuid).await,
                                 power::PAUSED => self.opts.driver.pause(&i.uuid).await,
@@ -440,6 +446,8 @@ impl Agent {
                 self.detach_interface(uuid, req, port).await
             }
             "refresh_network_info" => self.refresh_network_info(uuid).await,
+            "attach_volume" => self.attach_volume(uuid, req, args).await,
+            "detach_volume" => self.detach_volume(uuid, req, args).await,
             "get_console_output" => {
                 let out = d.console_output(uuid).await.map_err(|e| e.0)?;
                 let text = match args["length"].as_i64() {
@@ -547,13 +555,24 @@ impl Agent {
                 return Err(e);
             }
         }
-        if let Err(e) = self.opts.driver.spawn(&spec_of(&i, &i.flavor)).await {
+        let spec = match self.spec_with_volumes(&i, true).await {
+            Ok(spec) => spec,
+            Err(e) => {
+                // Nova's BuildAbortException: no other host would do better.
+                self.deallocate_network(&i).await;
+                self.to_error(uuid, &e).await;
+                self.event_finish(uuid, req, EV, Some(&e)).await;
+                return Ok(Value::Null);
+            }
+        };
+        if let Err(e) = self.opts.driver.spawn(&spec).await {
             let _ = self.opts.driver.destroy(uuid).await;
             self.deallocate_network(&i).await;
             let _ = self.back_to_scheduling(uuid).await;
             self.event_finish(uuid, req, EV, Some(&e.0)).await;
             return Err(e.0);
         }
+        self.complete_volumes(&i, &spec.volumes).await;
         let done = self
             .set(
                 uuid,
@@ -752,6 +771,7 @@ impl Agent {
         }
         let result = async {
             self.opts.driver.destroy(uuid).await.map_err(|e| e.0)?;
+            self.release_volumes(uuid).await?;
             if let (Some(net), Ok(Some(i))) = (
                 &self.opts.network,
                 self.store().instance_get(uuid, false).await,

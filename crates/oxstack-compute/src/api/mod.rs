@@ -8,8 +8,10 @@ mod hosts;
 mod images;
 mod misc;
 mod netproxy;
+mod os_volumes;
 mod servers;
 mod usage;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -39,6 +41,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(netproxy::routes())
         .merge(usage::routes())
         .merge(misc::routes())
+        .merge(volumes::routes())
+        .merge(os_volumes::routes())
         .layer(middleware::from_fn(microversion::negotiate));
     Router::new()
         .route("/", get(versions))

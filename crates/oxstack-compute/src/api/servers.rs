@@ -356,6 +356,7 @@ async fn list(
             };
             out.push(render(app, &r, i, fault.as_ref(), View::Full));
         }
+        super::volumes::fill_volumes_attached(app, &mut out, mv).await?;
         out
     } else {
         page.servers
@@ -405,9 +406,10 @@ async fn server_show(
     let i = app.server_show(&ctx, &id).await?;
     let r = RenderCtx::new(&app, &ctx, mv, Some(&i.project_id)).await?;
     let fault = app.server_fault(&i).await?;
-    Ok(ok(
-        json!({"server": render(&app, &r, &i, fault.as_ref(), View::Full)}),
-    ))
+    let mut s = [render(&app, &r, &i, fault.as_ref(), View::Full)];
+    super::volumes::fill_volumes_attached(&app, &mut s, mv).await?;
+    let [s] = s;
+    Ok(ok(json!({ "server": s })))
 }
 
 async fn server_update(

@@ -3,6 +3,7 @@
 //! one method here; this layer calls the store, the typed clients and the agents over RPC.
 
 pub mod admin;
+mod bfv;
 mod conductor;
 mod extras;
 pub mod flavors;
@@ -12,9 +13,11 @@ pub mod keypairs;
 mod lifecycle;
 mod netproxy;
 mod networking;
+mod os_volumes;
 mod quotas;
 mod servers;
 pub mod usage;
+mod volumes;
 mod x509;
 
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use oxstack_common::policy::Enforcer;
 use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 
-use crate::clients::{ImageClient, NetworkClient, PlacementClient};
+use crate::clients::{ImageClient, NetworkClient, PlacementClient, VolumeClient};
 use crate::config::ComputeConfig;
 use crate::rpc::{ComputeRpc, RpcContext};
 use crate::store::Store;
@@ -35,6 +38,7 @@ pub use lifecycle::Rebuilt;
 pub use networking::{Interface, InterfaceRequest};
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
 pub use servers::{Backup, CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
+pub use volumes::VolumeAttachRequest;
 
 /// The compute application.
 #[derive(Debug)]
@@ -45,6 +49,7 @@ pub struct App {
     pub image: Arc<dyn ImageClient>,
     pub placement: Arc<dyn PlacementClient>,
     pub network: Option<Arc<dyn NetworkClient>>,
+    pub volume: Option<Arc<dyn VolumeClient>>,
     pub rpc: ComputeRpc,
     pub coord: Arc<dyn Coordination>,
     /// `http://host:8774`: the base of links.

@@ -294,47 +294,54 @@ impl App {
         if flavor.disabled {
             return Err(Error::bad_request("Flavor is disabled."));
         }
-        // Image.
-        let bdms = b.get("block_device_mapping_v2").and_then(Value::as_array);
+        // Image (none for a server that boots from a volume: see `bfv`).
+        let plan = self.block_devices_plan(&c, b, mv).await?;
         let image_ref = match b.get("imageRef") {
             Some(Value::String(s)) if !s.is_empty() => {
                 s.rsplit('/').next().unwrap_or(s).to_string()
             }
-            None | Some(Value::String(_)) if bdms.is_some_and(|v| !v.is_empty()) => {
-                return Err(Error::bad_request(
-                    "Booting from volume is not supported yet: block storage is not available.",
-                ));
+            None | Some(Value::String(_)) if plan.as_ref().is_some_and(|p| p.boots_from_volume) => {
+                String::new()
+            }
+            None | Some(Value::String(_))
+                if plan.as_ref().is_some_and(|p| p.boot_image.is_some()) =>
+            {
+                plan.as_ref()
+                    .and_then(|p| p.boot_image.clone())
+                    .unwrap_or_default()
             }
             Some(Value::String(_)) | None => {
                 return Err(Error::bad_request("Missing imageRef attribute"));
             }
             Some(v) => return Err(invalid("imageRef", &v.to_string())),
         };
-        if !is_uuid_like(&image_ref) {
-            return Err(Error::bad_request("Invalid imageRef provided."));
-        }
         let token = c.ctx.token.clone().unwrap_or_default();
-        let image = self
-            .image
-            .image_get(&token, &image_ref)
-            .await?
-            .ok_or_else(|| {
-                Error::bad_request(format!("Can not find requested image {image_ref}"))
-            })?;
-        if image.status != "active" {
-            return Err(Error::bad_request(format!(
-                "Image {image_ref} is not active."
-            )));
-        }
-        if flavor.root_gb > 0 && image.min_disk > flavor.root_gb {
-            return Err(Error::bad_request(
-                "Flavor's disk is too small for requested image.",
-            ));
-        }
-        if image.min_ram > flavor.memory_mb {
-            return Err(Error::bad_request(
-                "Flavor's memory is too small for requested image.",
-            ));
+        if plan.as_ref().is_none_or(|p| !p.boots_from_volume) {
+            if !is_uuid_like(&image_ref) {
+                return Err(Error::bad_request("Invalid imageRef provided."));
+            }
+            let image = self
+                .image
+                .image_get(&token, &image_ref)
+                .await?
+                .ok_or_else(|| {
+                    Error::bad_request(format!("Can not find requested image {image_ref}"))
+                })?;
+            if image.status != "active" {
+                return Err(Error::bad_request(format!(
+                    "Image {image_ref} is not active."
+                )));
+            }
+            if flavor.root_gb > 0 && image.min_disk > flavor.root_gb {
+                return Err(Error::bad_request(
+                    "Flavor's disk is too small for requested image.",
+                ));
+            }
+            if image.min_ram > flavor.memory_mb {
+                return Err(Error::bad_request(
+                    "Flavor's memory is too small for requested image.",
+                ));
+            }
         }
         // Key pair.
         let (key_name, key_data) = match str_field(b, "key_name", 255)? {
@@ -591,6 +598,9 @@ impl App {
             })
             .collect();
         self.store.instance_create(&new).await?;
+        if let Some(p) = &plan {
+            self.block_devices_create(&c, p, &instances).await?;
+        }
         for i in &instances {
             self.record_action(&c, i, "create").await?;
         }
@@ -971,6 +981,7 @@ impl App {
     /// Deletes a server without its agent: releases its allocations and marks it deleted.
     pub(crate) async fn local_delete(&self, uuid: &str) -> Result<()> {
         self.placement.release(uuid).await?;
+        self.release_volumes(uuid).await?;
         if let (Some(net), Some(i)) = (&self.network, self.store.instance_get(uuid, false).await?) {
             crate::networking::deallocate(net.as_ref(), &i).await?;
         }

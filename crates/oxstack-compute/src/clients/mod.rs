@@ -1,5 +1,5 @@
-//! Typed clients of the services compute calls: the image service (Glance), placement and
-//! networking (Neutron, in `network`).
+//! Typed clients of the services compute calls: the image service (Glance), placement,
+//! networking (Neutron, in `network`) and block storage (Cinder, in `volume`).
 //! Each is a trait with an HTTP implementation (hyper-util's client; endpoints from
 //! `[compute]` until catalog discovery is wired) and an in-memory fake for tests.
 //!
@@ -21,10 +21,15 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 mod network;
+mod volume;
 
 pub use network::{
     FakeNetwork, FixedIp, HttpNetworkClient, NetworkClient, NetworkInfo, PortCreate, PortInfo,
     SecurityGroupInfo, path_safe, query_value,
+};
+pub use volume::{
+    AttachmentInfo, FakeAttachment, FakeVolumeClient, HttpVolumeClient, ProxyKind,
+    VOLUME_API_VERSION, VolumeClient, VolumeInfo, cinder_message,
 };
 
 /// What a cross-service call can fail with.

@@ -204,4 +204,26 @@ ALTER TABLE compute_node ADD cpu_info {longtext};
 ALTER TABLE compute_instance ADD network_info {longtext};
 "#,
     },
+    Migration {
+        version: 5,
+        name: "block device mappings",
+        sql: r#"
+CREATE TABLE compute_block_device_mapping (
+    uuid VARCHAR(36) NOT NULL PRIMARY KEY,
+    instance_uuid VARCHAR(36) NOT NULL,
+    volume_id VARCHAR(36),
+    attachment_id VARCHAR(36),
+    device_name VARCHAR(255),
+    source_type VARCHAR(255) NOT NULL,
+    destination_type VARCHAR(255) NOT NULL,
+    delete_on_termination BIGINT NOT NULL,
+    tag VARCHAR(255),
+    boot_index BIGINT,
+    created_at BIGINT NOT NULL,
+    deleted BIGINT NOT NULL,
+    CONSTRAINT compute_bdm_device UNIQUE (instance_uuid, device_name, deleted)
+);
+CREATE INDEX compute_bdm_volume ON compute_block_device_mapping (volume_id);
+"#,
+    },
 ];

@@ -2,6 +2,7 @@
 //! `resource_verb`. Holds no HTTP types; returns [`crate::model`] structs.
 
 mod actions;
+mod bdms;
 mod flavors;
 mod groups;
 mod instances;

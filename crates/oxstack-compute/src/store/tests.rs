@@ -289,3 +289,73 @@ async fn compute_store_on_every_engine() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn block_device_mappings_on_every_engine() {
+    use crate::model::BlockDeviceMapping;
+    for t in testing::engines().await {
+        let db = t.db();
+        db.migrate("compute", MIGRATIONS).await.expect("migrate");
+        let s = Store::new(db.clone());
+        let bdm = |uuid: &str, inst: &str, vol: &str, dev: &str, at: i64| BlockDeviceMapping {
+            uuid: uuid.into(),
+            instance_uuid: inst.into(),
+            volume_id: Some(vol.into()),
+            attachment_id: None,
+            device_name: Some(dev.into()),
+            source_type: "volume".into(),
+            destination_type: "volume".into(),
+            delete_on_termination: at == 2,
+            tag: (at == 2).then(|| "t".into()),
+            boot_index: None,
+            created_at: at,
+        };
+        s.bdm_create(&bdm("b1", "i1", "v1", "/dev/vdb", 1))
+            .await
+            .expect("create");
+        s.bdm_create(&bdm("b2", "i1", "v2", "/dev/vdc", 2))
+            .await
+            .expect("create");
+        s.bdm_create(&bdm("b3", "i2", "v3", "/dev/vdb", 3))
+            .await
+            .expect("other server, same device");
+        // One device of one server holds one volume.
+        assert!(matches!(
+            s.bdm_create(&bdm("b4", "i1", "v4", "/dev/vdb", 4)).await,
+            Err(StoreError::Duplicate)
+        ));
+        let l = s.bdm_list("i1").await.expect("list");
+        assert_eq!(
+            l.iter().map(|m| m.uuid.as_str()).collect::<Vec<_>>(),
+            ["b1", "b2"]
+        );
+        assert!(l[1].delete_on_termination && l[1].tag.as_deref() == Some("t"));
+        s.bdm_set_attachment("b1", Some("a1")).await.expect("set");
+        let m = s
+            .bdm_get_by_volume("i1", "v1")
+            .await
+            .expect("get")
+            .expect("found");
+        assert_eq!(m.attachment_id.as_deref(), Some("a1"));
+        assert_eq!(
+            s.bdm_list_of(&["i1".into(), "i2".into()])
+                .await
+                .expect("of")
+                .len(),
+            3
+        );
+        assert_eq!(s.bdm_list_by_volume("v3").await.expect("by").len(), 1);
+        s.bdm_delete("b1", 10).await.expect("delete");
+        assert!(
+            s.bdm_get_by_volume("i1", "v1")
+                .await
+                .expect("get")
+                .is_none()
+        );
+        // The device is free again once its mapping is deleted.
+        s.bdm_create(&bdm("b5", "i1", "v5", "/dev/vdb", 5))
+            .await
+            .expect("reuse device");
+        t.cleanup().await;
+    }
+}

@@ -18,7 +18,7 @@ use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
 use oxstack_common::{Error, Result};
 use oxstack_compute::agent::{AgentHandle, FakeDriver, HostResources};
-use oxstack_compute::clients::{FakeImageClient, FakeNetwork, FakePlacement};
+use oxstack_compute::clients::{FakeImageClient, FakeNetwork, FakePlacement, FakeVolumeClient};
 use oxstack_compute::{Compute, ComputeConfig, ComputeOptions};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -81,6 +81,7 @@ pub struct TestCloud {
     pub placement: Arc<FakePlacement>,
     pub image: Arc<FakeImageClient>,
     pub network: Arc<FakeNetwork>,
+    pub volume: Arc<FakeVolumeClient>,
     pub driver: Arc<FakeDriver>,
     pub agent: AgentHandle,
     pub db: Db,
@@ -123,6 +124,7 @@ pub async fn cloud() -> TestCloud {
     let image = Arc::new(FakeImageClient::default());
     image.add(IMAGE, "cirros");
     let network = Arc::new(FakeNetwork::default());
+    let volume = Arc::new(FakeVolumeClient::default());
     let opts = ComputeOptions {
         config: ComputeConfig {
             keypair_generate_algorithm: "ed25519".into(),
@@ -135,6 +137,7 @@ pub async fn cloud() -> TestCloud {
         image: image.clone(),
         placement: placement.clone(),
         network: Some(network.clone()),
+        volume: Some(volume.clone()),
         public_url: "http://127.0.0.1:8774".into(),
     };
     reopen(
@@ -143,6 +146,7 @@ pub async fn cloud() -> TestCloud {
             placement,
             image,
             network,
+            volume,
         },
         db,
         Arc::new(dir),
@@ -158,6 +162,7 @@ pub struct Fakes {
     pub placement: Arc<FakePlacement>,
     pub image: Arc<FakeImageClient>,
     pub network: Arc<FakeNetwork>,
+    pub volume: Arc<FakeVolumeClient>,
 }
 
 /// Opens the service on `opts` (a new process over the same database) with an agent.
@@ -173,6 +178,7 @@ pub async fn reopen(
         placement,
         image,
         network,
+        volume,
     } = fakes;
     let compute = Compute::open(opts.clone()).await.expect("open compute");
     let agent = compute
@@ -193,6 +199,7 @@ pub async fn reopen(
         placement,
         image,
         network,
+        volume,
         driver,
         agent,
         db,
@@ -206,6 +213,7 @@ impl TestCloud {
             placement: self.placement.clone(),
             image: self.image.clone(),
             network: self.network.clone(),
+            volume: self.volume.clone(),
         }
     }
 

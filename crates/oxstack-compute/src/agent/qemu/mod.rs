@@ -15,11 +15,15 @@
 //!                        /suspended         marks a stopped (`stop`) guest as suspended
 //! ```
 //!
+//! Volumes (files of the block storage service) are hot-plugged by QMP and recorded in
+//! `launch.json` ([`volumes`]).
+//!
 //! Power control goes through QMP ([`qmp`]): ACPI powerdown with a timeout then `quit`,
 //! `system_reset`, `stop`/`cont`.
 
 pub mod configdrive;
 pub mod qmp;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::agent::{ComputeDriver, DriverError, HostResources, InstanceSpec};
+use crate::agent::{ComputeDriver, DriverError, HostResources, InstanceSpec, VolumeSpec};
 use crate::clients::{ImageClient, ServiceTokenSource};
 use crate::config::QemuConfig;
 use crate::states::power;
@@ -77,6 +81,12 @@ pub struct Launch {
     pub config_drive: bool,
     pub ephemeral: bool,
     pub swap: bool,
+    /// Attached volumes, each in its hot-plug slot.
+    #[serde(default)]
+    pub volumes: Vec<volumes::AttachedVolume>,
+    /// The volume a volume-backed server boots from (instead of `disk`).
+    #[serde(default)]
+    pub root_volume: Option<crate::agent::VolumeSpec>,
 }
 
 /// The qemu driver.
@@ -389,32 +399,58 @@ impl QemuDriver {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| err("instance directory", e))?;
-        let (image, meta) = self.cached_image(&spec.image_ref).await?;
-        let fmt = match meta["disk_format"].as_str() {
-            Some("qcow2") => "qcow2",
-            Some("vmdk") => "vmdk",
-            Some("vdi") => "vdi",
-            Some("vhd" | "vhdx") => "vpc",
-            _ => "raw",
+        // A volume-backed server boots from its volume: no image, no overlay.
+        let root_volume = spec
+            .volumes
+            .iter()
+            .find(|v| v.boot_index == Some(0))
+            .cloned();
+        let meta = if let Some(v) = &root_volume {
+            volumes::blockdev(v)?;
+            Value::Null
+        } else {
+            let (image, meta) = self.cached_image(&spec.image_ref).await?;
+            let fmt = match meta["disk_format"].as_str() {
+                Some("qcow2") => "qcow2",
+                Some("vmdk") => "vmdk",
+                Some("vdi") => "vdi",
+                Some("vhd" | "vhdx") => "vpc",
+                _ => "raw",
+            };
+            let disk = dir.join("disk").display().to_string();
+            self.qemu_img(&[
+                "create",
+                "-q",
+                "-f",
+                "qcow2",
+                "-b",
+                &image.display().to_string(),
+                "-F",
+                fmt,
+                &disk,
+            ])
+            .await?;
+            self.grow(&dir.join("disk"), spec.root_gb).await?;
+            meta
         };
-        let disk = dir.join("disk").display().to_string();
-        self.qemu_img(&[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            &image.display().to_string(),
-            "-F",
-            fmt,
-            &disk,
-        ])
-        .await?;
-        self.grow(&dir.join("disk"), spec.root_gb).await?;
         let mut l = Launch {
             spec: spec.clone(),
+            root_volume,
             ..Default::default()
         };
+        // The other volumes are cold-plugged, each in its hot-plug slot.
+        l.spec.volumes = Vec::new();
+        for (slot, v) in spec
+            .volumes
+            .iter()
+            .filter(|v| v.boot_index != Some(0))
+            .enumerate()
+        {
+            l.volumes.push(volumes::AttachedVolume {
+                volume: v.clone(),
+                slot: slot as u32,
+            });
+        }
         if spec.ephemeral_gb > 0 {
             let p = dir.join("disk.eph0").display().to_string();
             let size = format!("{}G", spec.ephemeral_gb);
@@ -482,9 +518,21 @@ pub fn command_line(c: &QemuConfig, accel: Accel, dir: &Path, l: &Launch) -> Vec
         "-pidfile".into(),
         p("qemu.pid"),
         "-daemonize".into(),
-        "-drive".into(),
-        format!("file={},format=qcow2,if=virtio,index=0", p("disk")),
     ];
+    match l.root_volume.as_ref().map(volumes::blockdev) {
+        Some(Ok(b)) => {
+            let id = b["node-name"].as_str().unwrap_or("vroot").to_string();
+            a.push("-blockdev".into());
+            a.push(b.to_string());
+            a.push("-device".into());
+            a.push(format!("virtio-blk-pci,drive={id},id={id},bootindex=0"));
+        }
+        // An unusable root volume was refused at spawn; the image overlay otherwise.
+        _ => {
+            a.push("-drive".into());
+            a.push(format!("file={},format=qcow2,if=virtio,index=0", p("disk")));
+        }
+    }
     let mut index = 1;
     for (on, name) in [(l.ephemeral, "disk.eph0"), (l.swap, "disk.swap")] {
         if on {
@@ -503,6 +551,7 @@ pub fn command_line(c: &QemuConfig, accel: Accel, dir: &Path, l: &Launch) -> Vec
             p("disk.config")
         ));
     }
+    a.extend(volumes::command_line(&c.machine, &l.volumes));
     if let Some(k) = &l.kernel {
         a.push("-kernel".into());
         a.push(k.display().to_string());
@@ -694,6 +743,14 @@ impl ComputeDriver for QemuDriver {
             "topology": {"cells": 1, "sockets": 1, "cores": self.resources.vcpus, "threads": 1},
             "features": [],
         })
+    }
+
+    async fn attach_volume(&self, uuid: &str, volume: &VolumeSpec) -> Result<(), DriverError> {
+        self.volume_attach(uuid, volume).await
+    }
+
+    async fn detach_volume(&self, uuid: &str, volume_id: &str) -> Result<(), DriverError> {
+        self.volume_detach(uuid, volume_id).await
     }
 
     async fn spawn(&self, spec: &InstanceSpec) -> Result<(), DriverError> {
@@ -962,6 +1019,8 @@ pub(crate) mod tests {
             config_drive: true,
             ephemeral: true,
             swap: true,
+            volumes: Vec::new(),
+            root_volume: None,
         };
         let a = command_line(&c, Accel::Kvm, Path::new("/i/u"), &l);
         assert_eq!(value_after(&a, "-machine"), ["q35,accel=kvm"]);
