@@ -109,6 +109,8 @@ pub struct Instance {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted: bool,
+    /// `OS-DCF:diskConfig` AUTO (the guest's root partition is grown to the disk) or MANUAL.
+    pub auto_disk_config: bool,
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<String>,
 }

@@ -441,3 +441,59 @@ async fn create_image_uploads_the_disk_or_deletes_the_image() {
     c.wait(&id, "ACTIVE").await;
     assert!(c.image.image_get("", &image).await.expect("get").is_none());
 }
+
+#[tokio::test]
+async fn disk_config_follows_create_update_rebuild_and_resize() {
+    let c = cloud().await;
+    c.image.add(IMAGE2, "other");
+    c.flavor("1", 1, 512).await;
+    c.flavor("2", 1, 1024).await;
+    let dcf = |r: &Resp| r.body["server"]["OS-DCF:diskConfig"].clone();
+    let r = c
+        .post(
+            "/v2.1/servers",
+            MEMBER,
+            json!({"server": {"name": "d", "imageRef": IMAGE, "flavorRef": "1", "OS-DCF:diskConfig": "AUTO"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(dcf(&r), "AUTO");
+    let id = r.body["server"]["id"].as_str().expect("id").to_string();
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}");
+    let r = c
+        .call(
+            Method::PUT,
+            &path,
+            Some(MEMBER),
+            Some(json!({"server": {"OS-DCF:diskConfig": "MANUAL"}})),
+            None,
+        )
+        .await;
+    assert_eq!(dcf(&r), "MANUAL");
+    let r = c
+        .post(
+            &format!("{path}/action"),
+            MEMBER,
+            json!({"rebuild": {"imageRef": IMAGE2, "OS-DCF:diskConfig": "AUTO"}}),
+        )
+        .await;
+    assert_eq!(dcf(&r), "AUTO");
+    c.wait(&id, "ACTIVE").await;
+    let r = c
+        .post(
+            &format!("{path}/action"),
+            MEMBER,
+            json!({"resize": {"flavorRef": "2", "OS-DCF:diskConfig": "MANUAL"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    c.wait(&id, "VERIFY_RESIZE").await;
+    assert_eq!(dcf(&c.get(&path, MEMBER).await), "MANUAL");
+    for bad in [json!({"server": {"OS-DCF:diskConfig": "auto"}})] {
+        let r = c
+            .call(Method::PUT, &path, Some(MEMBER), Some(bad), None)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -165,7 +165,7 @@ fn render(app: &App, r: &RenderCtx, i: &Instance, fault: Option<&Fault>, view: V
         "accessIPv4": i.access_ip_v4.clone().unwrap_or_default(),
         "accessIPv6": i.access_ip_v6.clone().unwrap_or_default(),
         "links": app.links(&format!("servers/{}", i.uuid)),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": if i.auto_disk_config { "AUTO" } else { "MANUAL" },
     });
     if matches!(status, "ERROR" | "DELETED")
         && let Some(f) = fault
@@ -281,7 +281,7 @@ async fn server_create(
     let mut s = json!({
         "id": first.uuid,
         "links": app.links(&format!("servers/{}", first.uuid)),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": if first.auto_disk_config { "AUTO" } else { "MANUAL" },
         "security_groups": created.security_groups.iter().map(|g| json!({"name": g})).collect::<Vec<_>>(),
         "adminPass": created.admin_pass,
     });
@@ -521,7 +521,11 @@ async fn server_action(
                     ));
                 }
             };
-            app.server_resize(&ctx, &id, &f).await?;
+            let dcf = arg
+                .get("OS-DCF:diskConfig")
+                .map(crate::app::disk_config)
+                .transpose()?;
+            app.server_resize(&ctx, &id, &f, dcf).await?;
             accepted()
         }
         "confirmResize" => {

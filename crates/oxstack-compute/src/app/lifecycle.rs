@@ -114,7 +114,8 @@ impl App {
                     }
                     _ => return Err(invalid("user_data", "is not valid base64 data")),
                 },
-                "preserve_ephemeral" | "OS-DCF:diskConfig" => {}
+                "preserve_ephemeral" => {}
+                "OS-DCF:diskConfig" => u.auto_disk_config = Some(super::servers::disk_config(v)?),
                 "personality" if !mv.at_least(57) => {}
                 other => {
                     return Err(Error::bad_request(format!(

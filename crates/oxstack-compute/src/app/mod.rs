@@ -37,7 +37,9 @@ pub use hosts::{HostEntry, HostResource};
 pub use lifecycle::Rebuilt;
 pub use networking::{Interface, InterfaceRequest};
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
-pub use servers::{Backup, CreateRequest, Created, ListQuery, MetadataWrite, ServerList};
+pub use servers::{
+    Backup, CreateRequest, Created, ListQuery, MetadataWrite, ServerList, disk_config,
+};
 pub use volumes::VolumeAttachRequest;
 
 /// The compute application.

@@ -116,6 +116,18 @@ pub(super) fn metadata_of(v: Option<&Value>, field: &str) -> Result<BTreeMap<Str
     Ok(out)
 }
 
+/// `OS-DCF:diskConfig`: AUTO (true) or MANUAL (false).
+pub fn disk_config(v: &Value) -> Result<bool> {
+    match v.as_str() {
+        Some("AUTO") => Ok(true),
+        Some("MANUAL") => Ok(false),
+        _ => Err(invalid(
+            "OS-DCF:diskConfig",
+            &format!("{v}. {v} is not one of ['AUTO', 'MANUAL']"),
+        )),
+    }
+}
+
 fn valid_tag(t: &str) -> bool {
     let n = t.chars().count();
     (1..=60).contains(&n) && !t.contains('/') && !t.contains(',')
@@ -476,6 +488,11 @@ impl App {
             }
             None => None,
         };
+        let auto_disk_config = b
+            .get("OS-DCF:diskConfig")
+            .map(disk_config)
+            .transpose()?
+            .unwrap_or(false);
         let config_drive = match b.get("config_drive") {
             None | Some(Value::Null) => String::new(),
             Some(Value::Bool(true)) => "True".into(),
@@ -571,6 +588,7 @@ impl App {
                 key_data: key_data.clone(),
                 user_data: user_data.clone(),
                 config_drive: config_drive.clone(),
+                auto_disk_config,
                 access_ip_v4: access_ip_v4.clone(),
                 access_ip_v6: access_ip_v6.clone(),
                 locked_by: None,
@@ -917,7 +935,7 @@ impl App {
                             .map(|ip| ip.to_string()),
                     );
                 }
-                "OS-DCF:diskConfig" => {}
+                "OS-DCF:diskConfig" => u.auto_disk_config = Some(disk_config(v)?),
                 other => {
                     return Err(Error::bad_request(format!(
                         "Invalid input for field/attribute server. Value: {}. Additional properties are not allowed ('{other}' was unexpected)",
@@ -1216,6 +1234,7 @@ impl App {
         ctx: &RequestContext,
         id: &str,
         flavor_ref: &str,
+        auto_disk_config: Option<bool>,
     ) -> Result<()> {
         let c = self.caller(ctx)?;
         let i = self
@@ -1252,6 +1271,7 @@ impl App {
                 &InstanceUpdate {
                     task_state: Some(Some(task::RESIZE_PREP.into())),
                     new_flavor: Some(Some(snapshot)),
+                    auto_disk_config,
                     expect_task_state: Some(vec![None]),
                     expect_vm_state: Some(vec![i.vm_state.clone()]),
                     ..Default::default()

@@ -13,7 +13,8 @@ use crate::model::{Fault, FlavorSnapshot, Instance, Vif};
 const COLUMNS: &str = "uuid, name, description, project_id, user_id, image_ref, flavor, old_flavor, new_flavor, \
     vm_state, task_state, power_state, host, node, availability_zone, key_name, key_data, user_data, \
     config_drive, access_ip_v4, access_ip_v6, locked_by, reservation_id, launch_index, hostname, progress, \
-    security_groups, networks, network_info, launched_at, terminated_at, created_at, updated_at, deleted";
+    security_groups, networks, network_info, launched_at, terminated_at, created_at, updated_at, deleted, \
+    auto_disk_config";
 
 /// What is needed to insert a server.
 #[derive(Debug, Clone)]
@@ -62,6 +63,7 @@ pub struct InstanceUpdate {
     pub launched_at: Option<Option<i64>>,
     pub terminated_at: Option<Option<i64>>,
     pub deleted: Option<bool>,
+    pub auto_disk_config: Option<bool>,
     pub expect_task_state: Option<Vec<Option<String>>>,
     pub expect_vm_state: Option<Vec<String>>,
 }
@@ -127,6 +129,7 @@ impl Store {
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
             deleted: flag(r, "deleted")?,
+            auto_disk_config: flag(r, "auto_disk_config")?,
             metadata: BTreeMap::new(),
             tags: Vec::new(),
         })
@@ -141,7 +144,7 @@ impl Store {
             self.db
                 .query(format!(
                     "INSERT INTO compute_instance ({COLUMNS}) VALUES ({})",
-                    marks(34)
+                    marks(35)
                 ))
                 .bind(i.uuid.clone())
                 .bind(i.name.clone())
@@ -177,6 +180,7 @@ impl Store {
                 .bind(i.created_at)
                 .bind(i.updated_at)
                 .bind(b(i.deleted))
+                .bind(b(i.auto_disk_config))
                 .execute(&mut *tx)
                 .await?;
             for (k, v) in &i.metadata {
@@ -369,6 +373,9 @@ impl Store {
             Arg::S(v.as_ref().map(flavor_text))
         });
         set!(u.progress, "progress", |v: &i64| Arg::I(Some(*v)));
+        set!(u.auto_disk_config, "auto_disk_config", |v: &bool| Arg::I(
+            Some(b(*v))
+        ));
         set!(u.security_groups, "security_groups", |v: &Vec<String>| {
             Arg::S(Some(
                 serde_json::to_string(v).unwrap_or_else(|_| "[]".into()),

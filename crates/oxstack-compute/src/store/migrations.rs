@@ -226,4 +226,11 @@ CREATE TABLE compute_block_device_mapping (
 CREATE INDEX compute_bdm_volume ON compute_block_device_mapping (volume_id);
 "#,
     },
+    Migration {
+        version: 6,
+        name: "instance disk config",
+        sql: r#"
+ALTER TABLE compute_instance ADD auto_disk_config BIGINT NOT NULL DEFAULT 0;
+"#,
+    },
 ];

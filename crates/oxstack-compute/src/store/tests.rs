@@ -61,6 +61,7 @@ pub(crate) fn instance(uuid: &str, project: &str, created_at: i64) -> Instance {
         created_at,
         updated_at: created_at,
         deleted: false,
+        auto_disk_config: false,
         metadata: BTreeMap::from([("a".into(), "1".into())]),
         tags: vec!["t1".into()],
     }
