@@ -37,6 +37,14 @@ fn subject(headers: &HeaderMap) -> Result<String> {
         .ok_or_else(|| Error::bad_request("X-Subject-Token header is required."))
 }
 
+/// A JSON body already serialized.
+fn json_text(body: String) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+}
+
 fn with_subject(mut resp: Response, token: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(token) {
         resp.headers_mut().insert(SUBJECT_TOKEN.clone(), v);
@@ -52,10 +60,10 @@ async fn issue(
     let req = parse_auth_request(&body)?;
     let issued = app.authenticate(&req).await?;
     let body = app
-        .token_body(&issued.data, !q.contains_key("nocatalog"))
+        .token_body_json(&issued.data, !q.contains_key("nocatalog"))
         .await?;
     Ok(with_subject(
-        (StatusCode::CREATED, axum::Json(body)).into_response(),
+        (StatusCode::CREATED, json_text(body)).into_response(),
         &issued.token,
     ))
 }
@@ -66,7 +74,7 @@ async fn validated(
     ctx: &RequestContext,
     headers: &HeaderMap,
     with_catalog: bool,
-) -> Result<(String, Value)> {
+) -> Result<(String, String)> {
     ctx.require_auth()?;
     let token = subject(headers)?;
     let (user_id, body) = app.subject_body(&token, with_catalog).await?;
@@ -85,7 +93,7 @@ async fn validate(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let (token, body) = validated(&app, &ctx, &headers, !q.contains_key("nocatalog")).await?;
-    Ok(with_subject(axum::Json(body).into_response(), &token))
+    Ok(with_subject(json_text(body).into_response(), &token))
 }
 
 async fn check(State(app): AppState, ctx: RequestContext, headers: HeaderMap) -> Result<Response> {

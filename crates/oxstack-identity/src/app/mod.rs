@@ -59,7 +59,7 @@ pub struct App {
     /// Projects and domains found by id or name.
     pub projects: memo::EpochMemo<Option<crate::model::Project>>,
     /// Catalogs as a project (or no project: key "") sees them.
-    pub catalogs: memo::EpochMemo<Value>,
+    pub catalogs: memo::EpochMemo<String>,
     /// Revocation events since a time (key ""): they only change with the epoch.
     pub revocations: memo::EpochMemo<(i64, Vec<crate::model::RevocationEvent>)>,
 }

@@ -705,9 +705,11 @@ impl App {
         Duration::from_secs(self.config.cache_ttl_secs.min(left))
     }
 
-    /// `GET /v3/auth/tokens`: the subject token's user id and rendered body, cached like
-    /// [`Self::validate_for_middleware`]; an invalid subject token is 404.
-    pub async fn subject_body(&self, token: &str, with_catalog: bool) -> Result<(String, Value)> {
+    /// `GET /v3/auth/tokens`: the subject token's user id and rendered body (JSON text),
+    /// cached like [`Self::validate_for_middleware`]; an invalid subject token is 404.
+    ///
+    /// The cache entry is `<user id>\n<expiry µs>\n<body>`: a hit costs no JSON parsing.
+    pub async fn subject_body(&self, token: &str, with_catalog: bool) -> Result<(String, String)> {
         let key = self
             .cache_key(
                 if with_catalog {
@@ -719,27 +721,44 @@ impl App {
             )
             .await;
         if let Some(bytes) = self.cache.get(&key).await
-            && let Ok((user_id, expires_at, body)) =
-                serde_json::from_slice::<(String, i64, Value)>(&bytes)
-            && expires_at > oxstack_common::time::now().timestamp_micros()
+            && let Ok(text) = String::from_utf8(bytes)
+            && let Some((user_id, rest)) = text.split_once('\n')
+            && let Some((expires_at, body)) = rest.split_once('\n')
+            && expires_at
+                .parse::<i64>()
+                .is_ok_and(|e| e > oxstack_common::time::now().timestamp_micros())
         {
-            return Ok((user_id, body));
+            return Ok((user_id.to_string(), body.to_string()));
         }
         let data = self.validate_subject(token).await?;
-        let body = self.token_body(&data, with_catalog).await?;
-        let entry = (
-            &data.user.id,
-            data.payload.expires_at.timestamp_micros(),
-            &body,
+        let body = self.token_body_json(&data, with_catalog).await?;
+        let entry = format!(
+            "{}\n{}\n{body}",
+            data.user.id,
+            data.payload.expires_at.timestamp_micros()
         );
-        if let Ok(bytes) = serde_json::to_vec(&entry) {
-            self.cache.set(&key, bytes, self.cache_ttl(&data)).await;
-        }
+        self.cache
+            .set(&key, entry.into_bytes(), self.cache_ttl(&data))
+            .await;
         Ok((data.user.id, body))
     }
 
-    /// The token body Keystone returns for issue and validate.
-    pub async fn token_body(&self, d: &TokenData, with_catalog: bool) -> Result<Value> {
+    /// The token body as JSON text, the catalog (kept serialized per project under the
+    /// epoch) spliced in rather than built and serialized again for every token.
+    pub async fn token_body_json(&self, d: &TokenData, with_catalog: bool) -> Result<String> {
+        let mut body = serde_json::to_string(&self.token_body(d))
+            .map_err(|e| Error::internal("token body", e))?;
+        if with_catalog && (d.project.is_some() || d.domain.is_some() || d.system) {
+            let catalog = self
+                .catalog_json(d.project.as_ref().map(|p| p.id.as_str()))
+                .await?;
+            splice_catalog(&mut body, &catalog);
+        }
+        Ok(body)
+    }
+
+    /// The token body Keystone returns for issue and validate, without its catalog.
+    fn token_body(&self, d: &TokenData) -> Value {
         let mut t = json!({
             "methods": d.payload.methods,
             "user": {
@@ -768,17 +787,12 @@ impl App {
         }
         if d.project.is_some() || d.domain.is_some() || d.system {
             t["roles"] = Value::Array(roles);
-            if with_catalog {
-                t["catalog"] = self
-                    .catalog(d.project.as_ref().map(|p| p.id.as_str()))
-                    .await?;
-            }
         }
         if let Some(c) = &d.app_cred {
             t["application_credential"] =
                 json!({"id": c.id, "name": c.name, "restricted": !c.unrestricted});
         }
-        Ok(json!({ "token": t }))
+        json!({ "token": t })
     }
 
     /// The catalog as a token scoped to `project_id` sees it: a project given endpoints
@@ -787,15 +801,21 @@ impl App {
     /// replaced by the project's id, and endpoints that need a project are left out for
     /// other scopes, as Keystone does.
     pub async fn catalog(&self, project_id: Option<&str>) -> Result<Value> {
+        let text = self.catalog_json(project_id).await?;
+        serde_json::from_str(&text).map_err(|e| Error::internal("catalog", e))
+    }
+
+    /// [`Self::catalog`] as JSON text, kept per project under the epoch.
+    pub async fn catalog_json(&self, project_id: Option<&str>) -> Result<std::sync::Arc<String>> {
         let epoch = self.epoch().await;
         let key = project_id.unwrap_or_default();
         if let Some(c) = self.catalogs.get(&epoch, key) {
-            return Ok(Value::clone(&c));
+            return Ok(c);
         }
         let c = self.catalog_from_store(project_id).await?;
-        self.catalogs
-            .insert(&epoch, key.to_string(), std::sync::Arc::new(c.clone()));
-        Ok(c)
+        let text = std::sync::Arc::new(c.to_string());
+        self.catalogs.insert(&epoch, key.to_string(), text.clone());
+        Ok(text)
     }
 
     async fn catalog_from_store(&self, project_id: Option<&str>) -> Result<Value> {
@@ -939,5 +959,27 @@ mod substitute_tests {
             substitute_project("http://h:5000/v3", None).as_deref(),
             Some("http://h:5000/v3")
         );
+    }
+}
+
+/// Adds `"catalog": <catalog>` to a serialized `{"token": {...}}` (which ends with `}}`).
+fn splice_catalog(body: &mut String, catalog: &str) {
+    if body.ends_with("}}") {
+        body.truncate(body.len() - 2);
+        body.push_str(",\"catalog\":");
+        body.push_str(catalog);
+        body.push_str("}}");
+    }
+}
+
+#[cfg(test)]
+mod splice_tests {
+    #[test]
+    fn the_catalog_lands_inside_the_token() {
+        let mut body = serde_json::json!({"token": {"methods": ["password"]}}).to_string();
+        super::splice_catalog(&mut body, r#"[{"id":"s"}]"#);
+        let v: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(v["token"]["catalog"][0]["id"], "s");
+        assert_eq!(v["token"]["methods"][0], "password");
     }
 }
