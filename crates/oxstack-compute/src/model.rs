@@ -263,3 +263,16 @@ pub struct BlockDeviceMapping {
     pub boot_index: Option<i64>,
     pub created_at: i64,
 }
+
+/// A host aggregate: a named group of compute hosts with metadata (its availability zone is
+/// the `availability_zone` metadata item, as in Nova).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    pub id: i64,
+    pub uuid: String,
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+}

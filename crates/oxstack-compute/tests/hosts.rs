@@ -158,3 +158,104 @@ async fn hypervisor_uptime() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn aggregates_group_hosts_for_admins() {
+    let c = cloud().await;
+    let r = c
+        .post(
+            "/v2.1/os-aggregates",
+            ADMIN,
+            json!({"aggregate": {"name": "rack1", "availability_zone": "az1"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body["aggregate"]["id"].as_i64().expect("id");
+    assert_eq!(r.body["aggregate"]["availability_zone"], "az1");
+    assert!(r.body["aggregate"].get("metadata").is_none(), "as in Nova");
+    let r = c.get(&format!("/v2.1/os-aggregates/{id}"), ADMIN).await;
+    assert_eq!(
+        r.body["aggregate"]["metadata"],
+        json!({"availability_zone": "az1"})
+    );
+    for (body, want) in [
+        (
+            json!({"aggregate": {"name": "rack1"}}),
+            StatusCode::CONFLICT,
+        ),
+        (json!({"aggregate": {"name": ""}}), StatusCode::BAD_REQUEST),
+        (
+            json!({"aggregate": {"name": "x".repeat(256)}}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        assert_eq!(
+            c.post("/v2.1/os-aggregates", ADMIN, body).await.status,
+            want
+        );
+    }
+    assert_eq!(
+        c.post(
+            "/v2.1/os-aggregates",
+            MEMBER,
+            json!({"aggregate": {"name": "r2"}})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let act = format!("/v2.1/os-aggregates/{id}/action");
+    let r = c
+        .post(&act, ADMIN, json!({"add_host": {"host": "host1"}}))
+        .await;
+    assert_eq!(
+        r.body["aggregate"]["hosts"],
+        json!(["host1"]),
+        "{:?}",
+        r.body
+    );
+    for (body, want) in [
+        (json!({"add_host": {"host": "host1"}}), StatusCode::CONFLICT),
+        (
+            json!({"add_host": {"host": "nowhere"}}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"remove_host": {"host": "nowhere"}}),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        assert_eq!(c.post(&act, ADMIN, body).await.status, want);
+    }
+    let path = format!("/v2.1/os-aggregates/{id}");
+    let r = c.call(Method::DELETE, &path, Some(ADMIN), None, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "not empty");
+    let r = c
+        .post(
+            &act,
+            ADMIN,
+            json!({"set_metadata": {"metadata": {"ssd": "true", "availability_zone": null}}}),
+        )
+        .await;
+    assert_eq!(r.body["aggregate"]["metadata"], json!({"ssd": "true"}));
+    assert!(r.body["aggregate"]["availability_zone"].is_null());
+    c.post(&act, ADMIN, json!({"remove_host": {"host": "host1"}}))
+        .await;
+    let r = c
+        .call(
+            Method::PUT,
+            &path,
+            Some(ADMIN),
+            Some(json!({"aggregate": {"name": "rack9"}})),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["aggregate"]["name"], "rack9");
+    let r = c.call(Method::DELETE, &path, Some(ADMIN), None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(c.get(&path, ADMIN).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        c.get("/v2.1/os-aggregates", READER).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -2,6 +2,7 @@
 //! Handlers parse, call one [`App`] method (which authorizes) and render for the request's
 //! microversion.
 
+mod aggregates;
 mod extras;
 mod flavors;
 mod hosts;
@@ -37,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(flavors::routes())
         .merge(hosts::routes())
         .merge(images::routes())
+        .merge(aggregates::routes())
         .merge(extras::routes())
         .merge(netproxy::routes())
         .merge(usage::routes())

@@ -3,6 +3,7 @@
 //! one method here; this layer calls the store, the typed clients and the agents over RPC.
 
 pub mod admin;
+mod aggregates;
 mod bfv;
 mod conductor;
 mod extras;

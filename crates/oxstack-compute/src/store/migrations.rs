@@ -233,4 +233,28 @@ CREATE INDEX compute_bdm_volume ON compute_block_device_mapping (volume_id);
 ALTER TABLE compute_instance ADD auto_disk_config BIGINT NOT NULL DEFAULT 0;
 "#,
     },
+    Migration {
+        version: 7,
+        name: "host aggregates",
+        sql: r#"
+CREATE TABLE compute_aggregate (
+    id BIGINT NOT NULL PRIMARY KEY,
+    uuid VARCHAR(36) NOT NULL UNIQUE,
+    name VARCHAR(255) NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT
+);
+CREATE TABLE compute_aggregate_host (
+    aggregate_id BIGINT NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    PRIMARY KEY (aggregate_id, host)
+);
+CREATE TABLE compute_aggregate_metadata (
+    aggregate_id BIGINT NOT NULL,
+    meta_key VARCHAR(255) NOT NULL,
+    meta_value VARCHAR(255) NOT NULL,
+    PRIMARY KEY (aggregate_id, meta_key)
+);
+"#,
+    },
 ];

@@ -2,6 +2,7 @@
 //! `resource_verb`. Holds no HTTP types; returns [`crate::model`] structs.
 
 mod actions;
+mod aggregates;
 mod bdms;
 mod flavors;
 mod groups;
