@@ -23,7 +23,7 @@ pub(super) fn routes() -> Router<std::sync::Arc<App>> {
         .route("/images/{id}", get(show).delete(delete))
         .route(
             "/images/{id}/metadata",
-            get(meta_list).post(meta_merge).put(meta_replace),
+            get(meta_list).post(meta_write).put(meta_write),
         )
         .route(
             "/images/{id}/metadata/{key}",
@@ -176,31 +176,22 @@ async fn meta_list(
     Ok(ok(json!({"metadata": i.metadata})))
 }
 
-async fn meta_merge(
+/// `POST` merges into the metadata, `PUT` replaces it.
+async fn meta_write(
     State(app): AppState,
     ctx: RequestContext,
     mv: Version,
+    method: axum::http::Method,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response> {
     proxy_api(mv)?;
-    let m = app
-        .image_metadata_set(&ctx, &id, &body, MetadataWrite::Merge)
-        .await?;
-    Ok(ok(json!({ "metadata": m })))
-}
-
-async fn meta_replace(
-    State(app): AppState,
-    ctx: RequestContext,
-    mv: Version,
-    Path(id): Path<String>,
-    Json(body): Json<Value>,
-) -> Result<Response> {
-    proxy_api(mv)?;
-    let m = app
-        .image_metadata_set(&ctx, &id, &body, MetadataWrite::Replace)
-        .await?;
+    let mode = if method == axum::http::Method::PUT {
+        MetadataWrite::Replace
+    } else {
+        MetadataWrite::Merge
+    };
+    let m = app.image_metadata_set(&ctx, &id, &body, mode).await?;
     Ok(ok(json!({ "metadata": m })))
 }
 

@@ -273,24 +273,37 @@ impl App {
             .unwrap_or_default())
     }
 
-    async fn group_get(net: &dyn NetworkClient, token: &str, id: &str) -> Result<Value> {
-        let gone = || Error::not_found(format!("Security group {id} not found."));
+    /// One Neutron resource (`collection` like `security-groups`, `key` like
+    /// `security_group`) by id; `gone` is the error when there is no such one.
+    async fn neutron_get(
+        net: &dyn NetworkClient,
+        token: &str,
+        collection: &str,
+        key: &str,
+        id: &str,
+        gone: Error,
+    ) -> Result<Value> {
         if !path_safe(id) {
-            return Err(gone());
+            return Err(gone);
         }
         let (st, v) = Self::call_neutron(
             net,
             token,
             Method::GET,
-            &format!("/v2.0/security-groups/{id}"),
+            &format!("/v2.0/{collection}/{id}"),
             None,
         )
         .await?;
         match st {
-            200 => Ok(v["security_group"].clone()),
-            404 => Err(gone()),
+            200 => Ok(v[key].clone()),
+            404 => Err(gone),
             s => Err(neutron_error(s, &v)),
         }
+    }
+
+    async fn group_get(net: &dyn NetworkClient, token: &str, id: &str) -> Result<Value> {
+        let gone = Error::not_found(format!("Security group {id} not found."));
+        Self::neutron_get(net, token, "security-groups", "security_group", id, gone).await
     }
 
     async fn render_groups(
@@ -567,23 +580,8 @@ impl App {
     }
 
     async fn floating_ip_get(net: &dyn NetworkClient, token: &str, id: &str) -> Result<Value> {
-        let gone = || Error::not_found(format!("Floating IP not found for ID {id}"));
-        if !path_safe(id) {
-            return Err(gone());
-        }
-        let (st, v) = Self::call_neutron(
-            net,
-            token,
-            Method::GET,
-            &format!("/v2.0/floatingips/{id}"),
-            None,
-        )
-        .await?;
-        match st {
-            200 => Ok(v["floatingip"].clone()),
-            404 => Err(gone()),
-            s => Err(neutron_error(s, &v)),
-        }
+        let gone = Error::not_found(format!("Floating IP not found for ID {id}"));
+        Self::neutron_get(net, token, "floatingips", "floatingip", id, gone).await
     }
 
     /// The floating IP whose address is `address`, as the caller sees it.

@@ -321,27 +321,14 @@ impl ImageClient for HttpImageClient {
     }
 
     async fn image_get(&self, token: &str, id: &str) -> Result<Option<ImageInfo>, ClientError> {
-        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Ok(None);
-        }
-        let (st, v) = self
-            .0
-            .send(
-                Method::GET,
-                &format!("/v2/images/{id}"),
-                &[("x-auth-token", token)],
-                None,
-            )
-            .await?;
-        match st {
-            StatusCode::OK => image_info(&v)
+        match self.image_record(token, id).await? {
+            Some(v) => image_info(&v)
                 .map(Some)
                 .ok_or_else(|| ClientError::Protocol {
                     service: "image",
                     detail: "image without id".into(),
                 }),
-            StatusCode::NOT_FOUND => Ok(None),
-            s => Err(self.0.fail(s, &v)),
+            None => Ok(None),
         }
     }
 
