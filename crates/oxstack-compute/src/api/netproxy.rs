@@ -1,4 +1,5 @@
-//! `os-security-groups`, `os-security-group-rules` and `os-floating-ips`: Nova's proxies of
+//! `os-security-groups`, `os-security-group-rules`, `os-floating-ips`, `os-networks` and
+//! `os-tenant-networks`: Nova's proxies of
 //! the networking service, served up to 2.35 (404 from 2.36 on).
 
 use std::collections::HashMap;
@@ -28,6 +29,48 @@ pub(super) fn routes() -> Router<std::sync::Arc<App>> {
         .route("/os-security-group-rules/{id}", delete(rule_delete))
         .route("/os-floating-ips", get(fips).post(fip_create))
         .route("/os-floating-ips/{id}", get(fip_show).delete(fip_delete))
+        .route("/os-networks", get(networks))
+        .route("/os-networks/{id}", get(network_show))
+        .route("/os-tenant-networks", get(tenant_networks))
+        .route("/os-tenant-networks/{id}", get(tenant_network_show))
+}
+
+async fn networks(State(app): AppState, ctx: RequestContext, mv: Version) -> Result<Response> {
+    proxy_api(mv)?;
+    let list = app.proxy_networks(&ctx, true).await?;
+    Ok(ok(json!({ "networks": list })))
+}
+
+async fn network_show(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    proxy_api(mv)?;
+    let n = app.proxy_network(&ctx, &id, true).await?;
+    Ok(ok(json!({ "network": n })))
+}
+
+async fn tenant_networks(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+) -> Result<Response> {
+    proxy_api(mv)?;
+    let list = app.proxy_networks(&ctx, false).await?;
+    Ok(ok(json!({ "networks": list })))
+}
+
+async fn tenant_network_show(
+    State(app): AppState,
+    ctx: RequestContext,
+    mv: Version,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    proxy_api(mv)?;
+    let n = app.proxy_network(&ctx, &id, false).await?;
+    Ok(ok(json!({ "network": n })))
 }
 
 async fn groups(

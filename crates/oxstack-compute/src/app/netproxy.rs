@@ -812,6 +812,87 @@ impl App {
     }
 }
 
+/// `os-networks` / `os-tenant-networks`: a Neutron network in Nova's nova-network shape
+/// (id and label; the nova-network fields are null, as Nova shows them with Neutron).
+pub fn nova_network(n: &Value, full: bool) -> Value {
+    let mut v = json!({"id": n["id"], "label": n["name"], "cidr": null});
+    if full {
+        for k in [
+            "netmask",
+            "gateway",
+            "broadcast",
+            "dns1",
+            "dns2",
+            "cidr_v6",
+            "gateway_v6",
+            "netmask_v6",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+            "injected",
+            "bridge",
+            "vlan",
+            "vpn_public_address",
+            "vpn_public_port",
+            "vpn_private_address",
+            "dhcp_start",
+            "project_id",
+            "host",
+            "bridge_interface",
+            "multi_host",
+            "priority",
+            "rxtx_base",
+            "dhcp_server",
+            "enable_dhcp",
+            "share_address",
+        ] {
+            v[k] = Value::Null;
+        }
+        v["deleted"] = json!(false);
+        v["mtu"] = n["mtu"].clone();
+    }
+    v
+}
+
+impl App {
+    /// The networks the caller sees (`os-networks` when `full`, else `os-tenant-networks`).
+    pub async fn proxy_networks(&self, ctx: &RequestContext, full: bool) -> Result<Vec<Value>> {
+        let rule = if full {
+            "os_compute_api:os-networks:list"
+        } else {
+            "os_compute_api:os-tenant-networks:list"
+        };
+        let (_, net, token) = self.neutron_for(ctx, rule)?;
+        let (st, v) = Self::call_neutron(net, token, Method::GET, "/v2.0/networks", None).await?;
+        if st != 200 {
+            return Err(neutron_error(st, &v));
+        }
+        Ok(v["networks"]
+            .as_array()
+            .map(|a| a.iter().map(|n| nova_network(n, full)).collect())
+            .unwrap_or_default())
+    }
+
+    pub async fn proxy_network(&self, ctx: &RequestContext, id: &str, full: bool) -> Result<Value> {
+        let rule = if full {
+            "os_compute_api:os-networks:view"
+        } else {
+            "os_compute_api:os-tenant-networks:view"
+        };
+        let (_, net, token) = self.neutron_for(ctx, rule)?;
+        let n = Self::neutron_get(
+            net,
+            token,
+            "networks",
+            "network",
+            id,
+            Error::not_found("Network could not be found."),
+        )
+        .await?;
+        Ok(nova_network(&n, full))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -857,6 +938,21 @@ mod tests {
         ] {
             assert!(neutron_rule(p, &body(bad.clone())).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn networks_in_the_nova_network_shape() {
+        let n = json!({"id": "n1", "name": "private", "mtu": 1450, "shared": false});
+        assert_eq!(
+            nova_network(&n, false),
+            json!({"id": "n1", "label": "private", "cidr": null})
+        );
+        let full = nova_network(&n, true);
+        assert_eq!(
+            (full["label"].as_str(), full["mtu"].as_i64()),
+            (Some("private"), Some(1450))
+        );
+        assert!(full["bridge"].is_null() && full["deleted"] == json!(false));
     }
 
     #[test]
