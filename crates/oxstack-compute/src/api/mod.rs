@@ -164,6 +164,14 @@ pub(crate) fn naive(us: i64) -> String {
 }
 
 /// `?limit=` as Nova parses it (at most 1000).
+/// Nova's `offset` paging parameter (0 when absent).
+pub(crate) fn parse_offset(v: Option<&String>) -> Result<usize> {
+    v.map_or(Ok(0), |s| {
+        s.parse::<usize>()
+            .map_err(|_| Error::bad_request("offset param must be an integer"))
+    })
+}
+
 pub(crate) fn parse_limit(v: Option<&String>) -> Result<Option<usize>> {
     match v {
         None => Ok(None),

@@ -14,7 +14,7 @@ use oxstack_common::context::RequestContext;
 use oxstack_common::http::Json;
 use serde_json::{Value, json};
 
-use super::{AppState, member, ok, parse_limit, proxy_api, status};
+use super::{AppState, member, ok, parse_limit, parse_offset, proxy_api, status};
 use crate::app::App;
 use crate::microversion::Version;
 
@@ -83,12 +83,7 @@ async fn groups(
     let all = q
         .get("all_tenants")
         .is_some_and(|v| !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no"));
-    let offset = match q.get("offset") {
-        Some(o) => o
-            .parse::<usize>()
-            .map_err(|_| oxstack_common::Error::bad_request(format!("Invalid offset value {o}")))?,
-        None => 0,
-    };
+    let offset = parse_offset(q.get("offset"))?;
     let limit = parse_limit(q.get("limit"))?;
     let list = app.proxy_security_groups(&ctx, all, offset, limit).await?;
     Ok(ok(json!({ "security_groups": list })))

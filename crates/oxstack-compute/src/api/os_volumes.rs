@@ -14,7 +14,7 @@ use oxstack_common::http::Json;
 use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 
-use super::{AppState, member, ok, parse_limit, status};
+use super::{AppState, member, ok, parse_limit, parse_offset, proxy_api, status};
 use crate::app::App;
 use crate::clients::ProxyKind;
 use crate::microversion::Version;
@@ -30,13 +30,6 @@ pub(super) fn routes() -> Router<Arc<App>> {
             "/os-snapshots/{id}",
             get(snapshot_show).delete(snapshot_delete),
         )
-}
-
-fn proxy_version(mv: Version) -> Result<()> {
-    if mv.at_least(36) {
-        return Err(Error::not_found("The resource could not be found."));
-    }
-    Ok(())
 }
 
 /// Nova's `_translate_volume_summary_view` of a Cinder volume record.
@@ -87,12 +80,7 @@ fn snapshot_view(s: &Value) -> Value {
 /// `limit`/`offset` of a proxy list.
 fn page(q: &HashMap<String, String>, all: Vec<Value>) -> Result<Vec<Value>> {
     let limit = parse_limit(q.get("limit"))?;
-    let offset = match q.get("offset") {
-        None => 0,
-        Some(s) => s
-            .parse::<usize>()
-            .map_err(|_| Error::bad_request("offset param must be an integer"))?,
-    };
+    let offset = parse_offset(q.get("offset"))?;
     Ok(all
         .into_iter()
         .skip(offset)
@@ -107,7 +95,7 @@ async fn list_any(
     q: &HashMap<String, String>,
     detail: bool,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     let all = app.proxy_list(ctx, ProxyKind::Volumes, detail).await?;
     let items: Vec<Value> = page(q, all)?.iter().map(view).collect();
     Ok(ok(json!({ "volumes": items })))
@@ -137,7 +125,7 @@ async fn show(
     mv: Version,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     let v = app.proxy_show(&ctx, ProxyKind::Volumes, &id).await?;
     Ok(ok(json!({ "volume": view(&v) })))
 }
@@ -148,7 +136,7 @@ async fn create(
     mv: Version,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     let v = member(&body, "volume")?;
     const KNOWN: &[&str] = &[
         "volume_type",
@@ -212,7 +200,7 @@ async fn delete(
     mv: Version,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     app.proxy_delete(&ctx, ProxyKind::Volumes, &id).await?;
     Ok(status(StatusCode::ACCEPTED))
 }
@@ -224,7 +212,7 @@ async fn snapshot_list_any(
     q: &HashMap<String, String>,
     detail: bool,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     let all = app.proxy_list(ctx, ProxyKind::Snapshots, detail).await?;
     let items: Vec<Value> = page(q, all)?.iter().map(snapshot_view).collect();
     Ok(ok(json!({ "snapshots": items })))
@@ -254,7 +242,7 @@ async fn snapshot_show(
     mv: Version,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     let s = app.proxy_show(&ctx, ProxyKind::Snapshots, &id).await?;
     Ok(ok(json!({ "snapshot": snapshot_view(&s) })))
 }
@@ -266,7 +254,7 @@ async fn snapshot_create(
     mv: Version,
     Json(body): Json<Value>,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     let s = member(&body, "snapshot")?;
     const KNOWN: &[&str] = &["volume_id", "force", "display_name", "display_description"];
     if let Some(k) = s.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -309,7 +297,7 @@ async fn snapshot_delete(
     mv: Version,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    proxy_version(mv)?;
+    proxy_api(mv)?;
     app.proxy_delete(&ctx, ProxyKind::Snapshots, &id).await?;
     Ok(status(StatusCode::ACCEPTED))
 }

@@ -296,16 +296,10 @@ impl VolumeClient for HttpVolumeClient {
         project_id: &str,
         id: &str,
     ) -> Result<Option<VolumeInfo>, ClientError> {
-        if !path_safe(id) {
-            return Ok(None);
-        }
-        let path = Self::path(project_id, &format!("volumes/{id}"))?;
-        let (st, v) = self.as_user(token, Method::GET, &path, None).await?;
-        match st {
-            StatusCode::OK => Ok(Some(volume_info(&v["volume"]))),
-            StatusCode::NOT_FOUND => Ok(None),
-            s => Err(self.http.fail(s, &v)),
-        }
+        let v = self
+            .record(token, project_id, ProxyKind::Volumes, id)
+            .await?;
+        Ok(v.as_ref().map(volume_info))
     }
 
     async fn attachment_create(
@@ -335,18 +329,14 @@ impl VolumeClient for HttpVolumeClient {
         image_id: Option<&str>,
         name: &str,
     ) -> Result<VolumeInfo, ClientError> {
-        let path = Self::path(project_id, "volumes")?;
         let mut v = json!({"size": size, "name": name});
         if let Some(i) = image_id {
             v["imageRef"] = json!(i);
         }
-        let (st, body) = self
-            .as_user(token, Method::POST, &path, Some(&json!({"volume": v})))
+        let created = self
+            .record_create(token, project_id, ProxyKind::Volumes, &v)
             .await?;
-        if !st.is_success() {
-            return Err(self.http.fail(st, &body));
-        }
-        Ok(volume_info(&body["volume"]))
+        Ok(volume_info(&created))
     }
 
     async fn records(
