@@ -120,6 +120,13 @@ def _port_free(host, port):
 
 
 def pick_ports(host="127.0.0.1"):
+    base = os.environ.get("CONFORMANCE_PORT_BASE")
+    if base:  # consecutive ports from BASE, so a run fits a small reserved range
+        ports = {k: int(base) + i for i, k in enumerate(SERVICE_PORTS)}
+        busy = [p for p in ports.values() if not _port_free(host, p)]
+        if busy:
+            raise CloudError("CONFORMANCE_PORT_BASE=%s: port(s) %s in use" % (base, busy))
+        return ports
     env_offset = os.environ.get("CONFORMANCE_PORT_OFFSET")
     offsets = [int(env_offset)] if env_offset else [DEFAULT_PORT_OFFSET + 100 * i for i in range(20)]
     for off in offsets:
