@@ -118,7 +118,13 @@ impl DataStore for FileStore {
             let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
             let (tmp2, dest2) = (tmp.clone(), dest.clone());
             tokio::task::spawn_blocking(move || -> io::Result<()> {
-                std::fs::create_dir_all(&dir)?;
+                if !dir.is_dir() {
+                    // A new fan-out directory: its own entry must be durable too.
+                    std::fs::create_dir_all(&dir)?;
+                    if let Some(parent) = dir.parent() {
+                        std::fs::File::open(parent)?.sync_all()?;
+                    }
+                }
                 std::fs::rename(&tmp2, &dest2)?;
                 std::fs::File::open(&dir)?.sync_all()
             })

@@ -16,8 +16,9 @@
 use std::collections::BTreeMap;
 
 use oxstack_common::db::{Db, Engine, Migration};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Row, Transaction};
 
 /// Metadata as lowercase header names to values.
 pub type Meta = BTreeMap<String, String>;
@@ -186,6 +187,44 @@ impl Store {
         }
     }
 
+    /// A connection whose commits are durable when they return. The pool's SQLite
+    /// connections run `synchronous = NORMAL`, whose WAL commits survive a crash of the process
+    /// but may roll back on a power loss; an object write acknowledged with 201 (and a delete
+    /// whose data is unlinked right after) must survive both, as Swift's fsync does, so these
+    /// commits run with `FULL`. MariaDB and PostgreSQL commit durably by default.
+    async fn durable_conn(&self) -> Result<PoolConnection<Any>> {
+        let mut conn = self.db.pool().acquire().await?;
+        if self.db.engine() == Engine::Sqlite {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(conn)
+    }
+
+    /// Starts a write transaction on a [`durable_conn`](Self::durable_conn).
+    async fn begin_durable<'c>(
+        &self,
+        conn: &'c mut PoolConnection<Any>,
+    ) -> Result<Transaction<'c, Any>> {
+        Ok(match self.db.engine() {
+            Engine::Sqlite => sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?,
+            _ => sqlx::Connection::begin(&mut **conn).await?,
+        })
+    }
+
+    /// Returns a [`durable_conn`](Self::durable_conn) to the pool's setting (if that fails
+    /// the connection simply stays durable).
+    async fn relax(&self, mut conn: PoolConnection<Any>) {
+        if self.db.engine() == Engine::Sqlite
+            && let Err(e) = sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *conn)
+                .await
+        {
+            tracing::debug!(error = %e, "connection left at synchronous = FULL");
+        }
+    }
+
     fn object_from_row(r: &AnyRow) -> Result<Object> {
         Ok(Object {
             account: r.try_get("account")?,
@@ -343,7 +382,23 @@ impl Store {
         now: i64,
         orphans: &mut Vec<String>,
     ) -> Result<ContainerDelete> {
-        let mut tx = self.db.begin_write().await?;
+        let mut conn = self.durable_conn().await?;
+        let r = self
+            .container_delete_in(&mut conn, account, name, now, orphans)
+            .await;
+        self.relax(conn).await;
+        r
+    }
+
+    async fn container_delete_in(
+        &self,
+        conn: &mut PoolConnection<Any>,
+        account: &str,
+        name: &str,
+        now: i64,
+        orphans: &mut Vec<String>,
+    ) -> Result<ContainerDelete> {
+        let mut tx = self.begin_durable(conn).await?;
         let exists: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(
             self.db
                 .sql("SELECT COUNT(*) FROM objstore_container WHERE account = ? AND name = ?"),
@@ -454,8 +509,19 @@ impl Store {
 
     /// Records an object (replacing any with its name); returns the replaced row.
     pub async fn object_put(&self, o: &Object) -> Result<Option<Object>> {
+        let mut conn = self.durable_conn().await?;
+        let r = self.object_put_in(&mut conn, o).await;
+        self.relax(conn).await;
+        r
+    }
+
+    async fn object_put_in(
+        &self,
+        conn: &mut PoolConnection<Any>,
+        o: &Object,
+    ) -> Result<Option<Object>> {
         let id = object_id(&o.account, &o.container, &o.name);
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.begin_durable(conn).await?;
         let old = sqlx::query(sqlx::AssertSqlSafe(self.db.sql(format!(
             "SELECT {OBJ_COLUMNS} FROM objstore_object WHERE id = ?"
         ))))
@@ -511,8 +577,23 @@ impl Store {
         container: &str,
         name: &str,
     ) -> Result<Option<Object>> {
+        let mut conn = self.durable_conn().await?;
+        let r = self
+            .object_delete_in(&mut conn, account, container, name)
+            .await;
+        self.relax(conn).await;
+        r
+    }
+
+    async fn object_delete_in(
+        &self,
+        conn: &mut PoolConnection<Any>,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<Object>> {
         let id = object_id(account, container, name);
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = self.begin_durable(conn).await?;
         let old = sqlx::query(sqlx::AssertSqlSafe(self.db.sql(format!(
             "SELECT {OBJ_COLUMNS} FROM objstore_object WHERE id = ?"
         ))))
