@@ -272,6 +272,40 @@ impl App {
         Box::pin(s)
     }
 
+    /// The start-up cleanup after a crash. Writes make data durable before its row is
+    /// committed and deletes commit the row before removing the data, so a crash can leave
+    /// data no row names, never a row without data; this removes that unnamed data and
+    /// returns how many pieces it removed. Rows whose data is missing (a lost disk, not a
+    /// crash) are only reported: their objects answer 404/500 until rewritten or deleted.
+    ///
+    /// Must run before the service takes writes: a write in flight has data and no row yet.
+    /// It assumes this process alone writes to its data directory, as the temporary-file
+    /// cleanup of [`crate::data::FileStore::open`] does.
+    pub async fn reconcile_data(&self) -> Result<usize> {
+        let referenced = self.store.object_data_keys().await?;
+        let present = self
+            .data
+            .keys()
+            .await
+            .map_err(|e| Error::internal("object data", e))?;
+        let mut removed = 0;
+        for key in &present {
+            if !referenced.contains(key) {
+                self.data
+                    .delete(key)
+                    .await
+                    .map_err(|e| Error::internal("object data", e))?;
+                removed += 1;
+            }
+        }
+        let present: std::collections::HashSet<&String> = present.iter().collect();
+        let missing = referenced.iter().filter(|k| !present.contains(k)).count();
+        if missing > 0 {
+            tracing::warn!(missing, "listing entries whose object data is missing");
+        }
+        Ok(removed)
+    }
+
     /// Deletes expired objects (rows, then data).
     pub async fn expire_once(&self) -> Result<usize> {
         let expired = self.store.object_list_expired(now_us(), 1000).await?;

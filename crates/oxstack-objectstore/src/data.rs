@@ -5,6 +5,8 @@
 //! A write streams to `<root>/tmp/<key>.part` computing the md5 as the bytes go by; at the
 //! end the file is fsynced, renamed to `<root>/data/<aa>/<key>` and the directory fsynced.
 //! Any failure removes the temporary file: an interrupted upload leaves nothing visible.
+//! A crash can still leave a temporary file (removed by [`FileStore::open`]) or data that no
+//! listing row names (removed by the start-up reconciliation, [`crate::app::App::reconcile_data`]).
 
 use std::collections::HashMap;
 use std::io;
@@ -55,6 +57,8 @@ pub trait DataStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &str, offset: u64, len: Option<u64>) -> Result<ByteStream, DataError>;
     /// Removes the data (missing data is not an error).
     async fn delete(&self, key: &str) -> Result<(), DataError>;
+    /// Every key that has data (for the start-up reconciliation with the listing database).
+    async fn keys(&self) -> Result<Vec<String>, DataError>;
 }
 
 fn check_key(key: &str) -> Result<(), DataError> {
@@ -185,6 +189,33 @@ impl DataStore for FileStore {
             Err(e) => Err(DataError::Io(e)),
         }
     }
+
+    async fn keys(&self) -> Result<Vec<String>, DataError> {
+        let data = self.root.join("data");
+        tokio::task::spawn_blocking(move || -> io::Result<Vec<String>> {
+            let mut keys = Vec::new();
+            for fan in std::fs::read_dir(&data)? {
+                let fan = fan?;
+                if !fan.file_type()?.is_dir() {
+                    continue;
+                }
+                for f in std::fs::read_dir(fan.path())? {
+                    let name = f?.file_name();
+                    // Only names `path` would produce: anything else is not ours to touch.
+                    if let Some(k) = name.to_str()
+                        && check_key(k).is_ok()
+                        && k.get(..2) == fan.file_name().to_str()
+                    {
+                        keys.push(k.to_string());
+                    }
+                }
+            }
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| DataError::Io(io::Error::other(e)))?
+        .map_err(DataError::Io)
+    }
 }
 
 /// The fake: object data in memory.
@@ -240,6 +271,16 @@ impl DataStore for MemoryStore {
             .map_err(|_| DataError::Io(io::Error::other("poisoned")))?
             .remove(key);
         Ok(())
+    }
+
+    async fn keys(&self) -> Result<Vec<String>, DataError> {
+        Ok(self
+            .objects
+            .lock()
+            .map_err(|_| DataError::Io(io::Error::other("poisoned")))?
+            .keys()
+            .cloned()
+            .collect())
     }
 }
 
@@ -299,5 +340,23 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn keys_name_only_stored_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = FileStore::open(dir.path()).expect("open");
+        let memory = MemoryStore::default();
+        for s in [&file as &dyn DataStore, &memory] {
+            s.put("abc123", body(&[b"x"]), 10).await.expect("put");
+            s.put("abd456", body(&[b""]), 10).await.expect("put");
+            s.delete("abd456").await.expect("delete");
+        }
+        // Neither a stray name nor a key in the wrong fan-out directory is a key.
+        std::fs::write(dir.path().join("data").join("ab").join("x.tmp"), b"").expect("stray");
+        std::fs::create_dir_all(dir.path().join("data").join("zz")).expect("mkdir");
+        std::fs::write(dir.path().join("data").join("zz").join("ab0000"), b"").expect("misplaced");
+        assert_eq!(file.keys().await.expect("keys"), ["abc123"]);
+        assert_eq!(memory.keys().await.expect("keys"), ["abc123"]);
     }
 }

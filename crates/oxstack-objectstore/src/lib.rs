@@ -43,7 +43,8 @@ pub struct ObjectStore {
 }
 
 impl ObjectStore {
-    /// Opens the data directory; the database must be migrated.
+    /// Opens the data directory and cleans up after a crash (temporary files, data no
+    /// listing row names); the database must be migrated.
     pub async fn open(opts: ObjectStoreOptions) -> Result<ObjectStore> {
         let dir = opts.data_dir.clone();
         let data = tokio::task::spawn_blocking(move || FileStore::open(&dir))
@@ -51,6 +52,14 @@ impl ObjectStore {
             .map_err(|e| Error::internal("object data", e))?
             .map_err(|e| Error::internal("object data directory", e))?;
         let os = Self::with_data_store(opts, Arc::new(data));
+        // Before the router exists, so no write is in flight (see `App::reconcile_data`).
+        match os.app.reconcile_data().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "object data left by a crash removed"),
+            Err(e) => {
+                tracing::warn!(error = %oxstack_common::http::error_chain(&e), "object data reconciliation failed")
+            }
+        }
         os.spawn_expirer(std::time::Duration::from_secs(60));
         Ok(os)
     }

@@ -637,6 +637,19 @@ impl Store {
         rows.iter().map(Self::object_from_row).collect()
     }
 
+    /// The data key of every row, expired or not (for the start-up reconciliation).
+    /// TODO-performance: one pass over the whole table; page it for very large stores.
+    pub async fn object_data_keys(&self) -> Result<std::collections::HashSet<String>> {
+        let rows = self
+            .db
+            .query("SELECT data_key FROM objstore_object")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("data_key")?))
+            .collect()
+    }
+
     /// Objects whose `delete_at` has passed (for the expirer).
     pub async fn object_list_expired(&self, now: i64, limit: u32) -> Result<Vec<Object>> {
         let rows = self

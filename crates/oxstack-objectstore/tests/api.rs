@@ -52,7 +52,7 @@ impl TokenValidator for FakeValidator {
 
 struct Cloud {
     router: axum::Router,
-    _dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
 }
 
 struct Resp {
@@ -71,13 +71,18 @@ impl Resp {
 }
 
 async fn cloud() -> Cloud {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Db::connect(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        4,
-    )
-    .await
-    .expect("db");
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    Cloud {
+        router: router_at(dir.path()).await,
+        dir,
+    }
+}
+
+/// The service over the database and data directory under `dir` (opened as at start-up).
+async fn router_at(dir: &std::path::Path) -> axum::Router {
+    let db = Db::connect(&format!("sqlite://{}", dir.join("t.db").display()), 4)
+        .await
+        .expect("db");
     db.migrate(
         oxstack_objectstore::SERVICE,
         oxstack_objectstore::MIGRATIONS,
@@ -86,7 +91,7 @@ async fn cloud() -> Cloud {
     .expect("migrate");
     let os = ObjectStore::open(ObjectStoreOptions {
         config: ObjectStoreConfig::default(),
-        data_dir: dir.path().join("objects"),
+        data_dir: dir.join("objects"),
         db,
     })
     .await
@@ -97,10 +102,7 @@ async fn cloud() -> Cloud {
         auth: Some(Arc::new(FakeValidator)),
         identity_url: None,
     };
-    Cloud {
-        router: stack.wrap("objectstore", ErrorStyle::PlainText, os.router()),
-        _dir: dir,
-    }
+    stack.wrap("objectstore", ErrorStyle::PlainText, os.router())
 }
 
 impl Cloud {
@@ -553,4 +555,53 @@ async fn archives_extract_and_bulk_delete() {
             .status,
         404
     );
+}
+
+/// What a crash leaves behind (a half-written temporary file, data whose row was never
+/// committed) is removed when the service opens again; everything with a row stays, and so do
+/// files the store did not name.
+#[tokio::test]
+async fn reopening_removes_what_a_crash_left() {
+    let c = cloud().await;
+    let obj = format!("{ACCT}/c1/keep");
+    assert_eq!(
+        c.call("PUT", &format!("{ACCT}/c1"), Some(A), &[], b"")
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        c.call("PUT", &obj, Some(A), &[], b"kept bytes")
+            .await
+            .status,
+        201
+    );
+    let objects = c.dir.path().join("objects");
+    let part = objects.join("tmp").join("0123abcd.part");
+    std::fs::write(&part, b"half").expect("part");
+    let orphan = objects.join("data").join("ff").join("ff0123456789abcdef");
+    std::fs::create_dir_all(orphan.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&orphan, b"no row names me").expect("orphan");
+    let foreign = objects.join("data").join("ff").join("notes.txt");
+    std::fs::write(&foreign, b"not a data key").expect("foreign");
+
+    let reopened = Cloud {
+        router: router_at(c.dir.path()).await,
+        dir: c.dir.clone(),
+    };
+    assert!(!part.exists(), "temporary file left");
+    assert!(!orphan.exists(), "orphaned data left");
+    assert!(
+        foreign.exists(),
+        "a file the store did not name was removed"
+    );
+    let r = reopened.call("GET", &obj, Some(A), &[], b"").await;
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (StatusCode::OK, &b"kept bytes"[..])
+    );
+    let r = reopened
+        .call("GET", &format!("{ACCT}/c1"), Some(A), &[], b"")
+        .await;
+    assert_eq!(r.text(), "keep\n");
 }
