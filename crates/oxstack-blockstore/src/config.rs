@@ -29,6 +29,9 @@ pub struct BlockStoreConfig {
     pub quota: QuotaDefaults,
     /// An oslo.policy YAML file overriding individual default rules.
     pub policy_file: Option<PathBuf>,
+    /// Whether `os-volume_upload_image` honours `force` and uploads an in-use volume
+    /// (Cinder's `enable_force_upload`; when off, `force` is ignored).
+    pub enable_force_upload: bool,
 }
 
 /// Default quota limits, applied to projects without their own.
@@ -71,6 +74,7 @@ impl Default for BlockStoreConfig {
             host: "oxstack".into(),
             quota: QuotaDefaults::default(),
             policy_file: None,
+            enable_force_upload: false,
         }
     }
 }

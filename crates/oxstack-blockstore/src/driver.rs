@@ -5,7 +5,7 @@
 //! that work interrupted by a crash can simply be run again or undone on restart.
 //! [`FileDriver`] keeps raw or qcow2 files made with `qemu-img`; [`FakeDriver`] only records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -37,6 +37,27 @@ pub enum DriverError {
     Io(String, #[source] std::io::Error),
     #[error("{0} not found")]
     Missing(String),
+}
+
+/// The ids of the volumes and snapshots a driver holds data of, whole or half-made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Disks {
+    pub volumes: BTreeSet<String>,
+    pub snapshots: BTreeSet<String>,
+}
+
+/// The `qemu-img` output format of an image `disk_format` (Cinder's `fixup_disk_format`).
+pub fn qemu_format(disk_format: &str) -> Option<&'static str> {
+    Some(match disk_format {
+        "raw" => "raw",
+        "qcow2" => "qcow2",
+        "vmdk" => "vmdk",
+        "vdi" => "vdi",
+        "vhd" => "vpc",
+        "vhdx" => "vhdx",
+        "ploop" => "parallels",
+        _ => return None,
+    })
 }
 
 /// A volume backend.
@@ -72,6 +93,18 @@ pub trait VolumeDriver: Send + Sync + std::fmt::Debug {
     ) -> Result<(), DriverError>;
     /// Removes the snapshot's data; a missing one is not an error.
     async fn delete_snapshot(&self, id: &str) -> Result<(), DriverError>;
+    /// Makes the volume's data readable as an image of `disk_format` (one [`qemu_format`]
+    /// knows): answers the volume's own file when it already has that format, else converts
+    /// it into `scratch` and answers `scratch`. The caller removes `scratch`.
+    async fn export_volume(
+        &self,
+        spec: &VolumeSpec,
+        disk_format: &str,
+        scratch: &Path,
+    ) -> Result<PathBuf, DriverError>;
+    /// Every volume and snapshot the driver holds data of, so that restart recovery can
+    /// remove what no record owns.
+    async fn disks(&self) -> Result<Disks, DriverError>;
     /// How a host reaches the volume (`connection_info` of os-initialize_connection and
     /// attachments): `{"driver_volume_type": "file", "data": {"device_path", "format"}}`.
     fn connection_info(&self, spec: &VolumeSpec) -> Value;
@@ -265,6 +298,55 @@ impl VolumeDriver for FileDriver {
         remove_if_present(&p.with_extension("part")).await
     }
 
+    async fn export_volume(
+        &self,
+        spec: &VolumeSpec,
+        disk_format: &str,
+        scratch: &Path,
+    ) -> Result<PathBuf, DriverError> {
+        let (src, fmt) = self
+            .find_volume(&spec.id)
+            .ok_or_else(|| DriverError::Missing(format!("volume {}", spec.id)))?;
+        if fmt == disk_format {
+            return Ok(src);
+        }
+        let out = qemu_format(disk_format).ok_or_else(|| {
+            DriverError::Command(
+                "export".into(),
+                format!("unknown disk format {disk_format}"),
+            )
+        })?;
+        let s = src.to_string_lossy().to_string();
+        let t = scratch.to_string_lossy().to_string();
+        // The source format is given, never probed (a guest may have written an image header
+        // into a raw volume); -U reads a volume a running guest holds locked.
+        self.qemu_img(&["convert", "-U", "-f", fmt, "-O", out, &s, &t])
+            .await?;
+        Ok(scratch.to_path_buf())
+    }
+
+    async fn disks(&self) -> Result<Disks, DriverError> {
+        let io = |e| DriverError::Io(self.dir.display().to_string(), e);
+        let mut out = Disks::default();
+        let mut dir = tokio::fs::read_dir(&self.dir).await.map_err(io)?;
+        while let Some(e) = dir.next_entry().await.map_err(io)? {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some((stem, ext)) = name.rsplit_once('.') else {
+                continue;
+            };
+            if let Some(id) = stem.strip_prefix("volume-")
+                && matches!(ext, "raw" | "qcow2" | "part")
+            {
+                out.volumes.insert(id.to_string());
+            } else if let Some(id) = stem.strip_prefix("snapshot-")
+                && matches!(ext, "qcow2" | "part")
+            {
+                out.snapshots.insert(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     fn connection_info(&self, spec: &VolumeSpec) -> Value {
         let (path, format) = self
             .find_volume(&spec.id)
@@ -401,6 +483,27 @@ impl VolumeDriver for FakeDriver {
         }
         Ok(())
     }
+    async fn export_volume(
+        &self,
+        spec: &VolumeSpec,
+        disk_format: &str,
+        scratch: &Path,
+    ) -> Result<PathBuf, DriverError> {
+        if !self.volumes().contains_key(&spec.id) {
+            return Err(DriverError::Missing(format!("volume {}", spec.id)));
+        }
+        let data = format!("fake {disk_format} image of volume {}", spec.id);
+        tokio::fs::write(scratch, data)
+            .await
+            .map_err(|e| DriverError::Io(scratch.display().to_string(), e))?;
+        Ok(scratch.to_path_buf())
+    }
+    async fn disks(&self) -> Result<Disks, DriverError> {
+        Ok(Disks {
+            volumes: self.volumes().into_keys().collect(),
+            snapshots: self.snapshots().into_iter().collect(),
+        })
+    }
     fn connection_info(&self, spec: &VolumeSpec) -> Value {
         json!({
             "driver_volume_type": "file",
@@ -480,6 +583,35 @@ mod tests {
         let ci = d.connection_info(&raw);
         assert_eq!(ci["driver_volume_type"], "file");
         assert_eq!(ci["data"]["format"], "raw");
+        let scratch = dir.path().join("export");
+        assert_eq!(
+            d.export_volume(&raw, "raw", &scratch)
+                .await
+                .expect("export"),
+            dir.path().join("volume-v2.raw"),
+            "same format: the volume's own file"
+        );
+        assert!(!scratch.exists());
+        assert_eq!(
+            d.export_volume(&raw, "vhd", &scratch)
+                .await
+                .expect("export"),
+            scratch
+        );
+        let info = std::process::Command::new("qemu-img")
+            .args(["info", "--output=json"])
+            .arg(&scratch)
+            .output()
+            .expect("info");
+        let info: Value = serde_json::from_slice(&info.stdout).expect("json");
+        assert_eq!(info["format"], "vpc");
+        std::fs::remove_file(&scratch).expect("rm");
+        let disks = d.disks().await.expect("disks");
+        assert_eq!(
+            disks.volumes.into_iter().collect::<Vec<_>>(),
+            ["v1", "v2", "v3"]
+        );
+        assert_eq!(disks.snapshots.into_iter().collect::<Vec<_>>(), ["s1"]);
         for id in ["v1", "v2", "v3"] {
             d.delete_volume(id).await.expect("delete");
         }

@@ -82,6 +82,7 @@ pub const API: &[RuleDefault] = rules! {
     "volume_extension:volume_actions:initialize_connection" => MEMBER, "Initialize volume attachment.", [("POST", "/volumes/{volume_id}/action (os-initialize_connection)")];
     "volume_extension:volume_actions:terminate_connection" => MEMBER, "Terminate volume attachment.", [("POST", "/volumes/{volume_id}/action (os-terminate_connection)")];
     "volume_extension:volume_actions:upload_image" => MEMBER, "Upload a volume to image.", [("POST", "/volumes/{volume_id}/action (os-volume_upload_image)")];
+    "volume_extension:volume_actions:upload_public" => ADMIN, "Upload a volume to image with public visibility.", [("POST", "/volumes/{volume_id}/action (os-volume_upload_image)")];
     "volume:attachment_create" => MEMBER, "Create attachment.", [("POST", "/attachments")];
     "volume:attachment_update" => MEMBER, "Update attachment.", [("PUT", "/attachments/{attachment_id}")];
     "volume:attachment_delete" => MEMBER, "Delete attachment.", [("DELETE", "/attachments/{attachment_id}")];

@@ -85,6 +85,7 @@ struct Cloud {
     router: axum::Router,
     db: Db,
     dir: tempfile::TempDir,
+    images: Arc<FakeImageClient>,
 }
 
 struct Resp {
@@ -98,16 +99,28 @@ async fn open(
     dir: &std::path::Path,
     driver: Option<Arc<dyn VolumeDriver>>,
 ) -> axum::Router {
+    open_with(db, dir, driver, images(), BlockStoreConfig::default()).await
+}
+
+/// The API over `db` with `images`, the given driver (the file driver when `None`) and
+/// `config` (its driver name follows `driver`).
+async fn open_with(
+    db: Db,
+    dir: &std::path::Path,
+    driver: Option<Arc<dyn VolumeDriver>>,
+    images: Arc<FakeImageClient>,
+    config: BlockStoreConfig,
+) -> axum::Router {
     let bs = BlockStore::open(BlockStoreOptions {
         config: BlockStoreConfig {
             driver: if driver.is_some() { "fake" } else { "file" }.into(),
-            ..Default::default()
+            ..config
         },
         db,
         volumes_dir: dir.join("volumes"),
         public_url: "http://127.0.0.1:8776".into(),
         driver,
-        image: images(),
+        image: images,
     })
     .await
     .expect("open");
@@ -131,8 +144,21 @@ async fn cloud_with(driver: Option<Arc<dyn VolumeDriver>>) -> Cloud {
     db.migrate("blockstore", oxstack_blockstore::MIGRATIONS)
         .await
         .expect("migrate");
-    let router = open(db.clone(), dir.path(), driver).await;
-    Cloud { router, db, dir }
+    let images = images();
+    let router = open_with(
+        db.clone(),
+        dir.path(),
+        driver,
+        images.clone(),
+        BlockStoreConfig::default(),
+    )
+    .await;
+    Cloud {
+        router,
+        db,
+        dir,
+        images,
+    }
 }
 
 async fn cloud() -> Cloud {
@@ -856,6 +882,7 @@ async fn interrupted_creation_is_settled_on_restart_with_the_file_driver() {
         router,
         db: c.db.clone(),
         dir: c.dir,
+        images: c.images,
     };
     let v = c2.get(&format!("/v3/{P1}/volumes/{id}"), MEMBER).await.body["volume"].clone();
     assert_eq!(v["status"], "error");
@@ -872,4 +899,360 @@ async fn interrupted_creation_is_settled_on_restart_with_the_file_driver() {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     c2.wait(P1, "volumes", &id, "gone").await;
+}
+
+/// `os-volume_upload_image` on `id` as `token` at microversion `mv`.
+async fn upload(c: &Cloud, id: &str, token: &str, mv: &str, body: Value) -> Resp {
+    c.call(
+        Method::POST,
+        &format!("/v3/{P1}/volumes/{id}/action"),
+        token,
+        Some(json!({ "os-volume_upload_image": body })),
+        Some(mv),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn volume_upload_to_image() {
+    let c = cloud().await;
+    let base = format!("/v3/{P1}");
+    let r = c
+        .post(
+            &format!("{base}/volumes"),
+            MEMBER,
+            json!({"volume": {"size": 1, "imageRef": IMAGE, "description": "d"}}),
+        )
+        .await;
+    let id = r.body["volume"]["id"].as_str().expect("id").to_string();
+    c.wait(P1, "volumes", &id, "available").await;
+
+    // 3.0: Cinder's answer; the image service's defaults for visibility and protected.
+    let r = upload(
+        &c,
+        &id,
+        MEMBER,
+        "3.0",
+        json!({"image_name": "img-raw", "force": false, "disk_format": "raw",
+               "container_format": "bare"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let u = &r.body["os-volume_upload_image"];
+    assert_eq!(u["id"], id.as_str());
+    assert_eq!(u["status"], "uploading");
+    assert_eq!(u["size"], 1);
+    assert_eq!(u["display_description"], "d");
+    assert_eq!(u["image_name"], "img-raw");
+    assert_eq!(u["disk_format"], "raw");
+    assert_eq!(u["container_format"], "bare");
+    assert_eq!(u["volume_type"]["name"], "__DEFAULT__");
+    assert_eq!(u["volume_type"]["deleted"], false);
+    assert!(u["updated_at"].is_string());
+    assert_eq!(u["visibility"], "shared");
+    assert_eq!(u["protected"], false);
+    let image_id = u["image_id"].as_str().expect("image id").to_string();
+    c.wait(P1, "volumes", &id, "available").await;
+    let (rec, data) = c.images.get(&image_id).expect("image made");
+    assert_eq!(rec["status"], "active");
+    assert_eq!(rec["name"], "img-raw");
+    assert_eq!(
+        rec["hw_disk_bus"], "virtio",
+        "custom image properties copied"
+    );
+    assert!(rec.get("checksum").is_none() && rec.get("min_ram").is_none());
+    assert_eq!(data, format!("fake raw image of volume {id}").into_bytes());
+
+    // 3.1: visibility and protected are passed; defaults private and false.
+    let r = upload(
+        &c,
+        &id,
+        MEMBER,
+        "3.1",
+        json!({"image_name": "img-q", "disk_format": "qcow2", "protected": true}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let u = &r.body["os-volume_upload_image"];
+    assert_eq!(u["visibility"], "private");
+    assert_eq!(u["protected"], true);
+    c.wait(P1, "volumes", &id, "available").await;
+    let (rec, data) = c
+        .images
+        .get(u["image_id"].as_str().expect("id"))
+        .expect("image");
+    assert_eq!(
+        (rec["disk_format"].as_str(), rec["protected"].as_bool()),
+        (Some("qcow2"), Some(true))
+    );
+    assert_eq!(
+        data,
+        format!("fake qcow2 image of volume {id}").into_bytes()
+    );
+    // disk_format defaults to raw, container_format to bare.
+    let r = upload(&c, &id, MEMBER, "3.1", json!({"image_name": "img-d"})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(r.body["os-volume_upload_image"]["disk_format"], "raw");
+    assert_eq!(r.body["os-volume_upload_image"]["container_format"], "bare");
+    c.wait(P1, "volumes", &id, "available").await;
+}
+
+#[tokio::test]
+async fn volume_upload_to_image_refusals_and_failures() {
+    let driver = Arc::new(FakeDriver::default());
+    let c = cloud_with(Some(driver.clone())).await;
+    let base = format!("/v3/{P1}");
+    let id = c.volume(MEMBER, P1, 1).await;
+    c.wait(P1, "volumes", &id, "available").await;
+    let images_before = c.images.ids();
+
+    // Validation (Cinder's schema), policy and visibility.
+    for (mv, body) in [
+        ("3.0", json!({})),
+        ("3.0", json!({"image_name": ""})),
+        ("3.0", json!({"image_name": 5})),
+        ("3.0", json!({"image_name": "i", "disk_format": "iso"})),
+        ("3.0", json!({"image_name": "i", "force": "maybe"})),
+        ("3.0", json!({"image_name": "i", "visibility": "private"})),
+        ("3.0", json!({"image_name": "i", "bogus": 1})),
+        ("3.1", json!({"image_name": "i", "visibility": "everyone"})),
+        ("3.1", json!({"image_name": "i", "protected": "perhaps"})),
+    ] {
+        let r = upload(&c, &id, MEMBER, mv, body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+    }
+    let ok = json!({"image_name": "i"});
+    assert_eq!(
+        upload(&c, &id, READER, "3.1", ok.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        upload(&c, &id, OTHER, "3.1", ok.clone()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let missing = "5f6a5cfa-3fb3-4c5e-8a2e-4f0a2c9e1a11";
+    assert_eq!(
+        upload(&c, missing, MEMBER, "3.1", ok.clone()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = upload(
+        &c,
+        &id,
+        MEMBER,
+        "3.1",
+        json!({"image_name": "i", "visibility": "public"}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "public images are for admins"
+    );
+    assert_eq!(c.images.ids(), images_before, "nothing was created");
+
+    // The image service refuses the image: its message, and the volume is released.
+    c.images
+        .fail_creates
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = upload(&c, &id, MEMBER, "3.1", ok.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(
+        r.body["badRequest"]["message"],
+        "You are not allowed to create images."
+    );
+    assert_eq!(
+        c.get(&format!("{base}/volumes/{id}"), MEMBER).await.body["volume"]["status"],
+        "available"
+    );
+    c.images
+        .fail_creates
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // The upload fails: the image is deleted and the volume is available again.
+    c.images
+        .fail_uploads
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = upload(&c, &id, MEMBER, "3.1", ok.clone()).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let image_id = r.body["os-volume_upload_image"]["image_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    c.wait(P1, "volumes", &id, "available").await;
+    for _ in 0..300 {
+        if c.images.get(&image_id).is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        c.images.get(&image_id).is_none(),
+        "the failed image is deleted"
+    );
+    c.images
+        .fail_uploads
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // Only an available volume, whatever `force` says while forcing is disabled.
+    let act = format!("{base}/volumes/{id}/action");
+    let server = "8a9b5c3e-0a6f-4d2b-9a61-2b0f3c4d5e6f";
+    assert_eq!(
+        c.post(
+            &act,
+            MEMBER,
+            json!({"os-attach": {"instance_uuid": server, "mountpoint": "/dev/vdc"}})
+        )
+        .await
+        .status,
+        StatusCode::ACCEPTED
+    );
+    for force in [false, true] {
+        let r = upload(
+            &c,
+            &id,
+            MEMBER,
+            "3.1",
+            json!({"image_name": "i", "force": force}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        assert_eq!(
+            r.body["badRequest"]["message"],
+            format!("Invalid volume: Volume {id} status must be available")
+        );
+    }
+    // With `enable_force_upload`, an in-use volume is uploaded and stays in-use.
+    let forcing = Cloud {
+        router: open_with(
+            c.db.clone(),
+            c.dir.path(),
+            Some(driver.clone()),
+            c.images.clone(),
+            BlockStoreConfig {
+                enable_force_upload: true,
+                ..Default::default()
+            },
+        )
+        .await,
+        db: c.db.clone(),
+        dir: tempfile::tempdir().expect("tmp"),
+        images: c.images.clone(),
+    };
+    let r = upload(&forcing, &id, MEMBER, "3.1", json!({"image_name": "i"})).await;
+    assert_eq!(
+        r.body["badRequest"]["message"],
+        format!("Invalid volume: Volume {id} status must be available")
+    );
+    let r = upload(
+        &forcing,
+        &id,
+        MEMBER,
+        "3.1",
+        json!({"image_name": "i", "force": "true"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(r.body["os-volume_upload_image"]["status"], "uploading");
+    let image_id = r.body["os-volume_upload_image"]["image_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    forcing.wait(P1, "volumes", &id, "in-use").await;
+    let (rec, _) = c.images.get(&image_id).expect("image");
+    assert_eq!(rec["status"], "active");
+}
+
+fn have_qemu_img() -> bool {
+    std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test]
+async fn volume_upload_converts_with_the_file_driver() {
+    if !have_qemu_img() {
+        eprintln!("qemu-img missing; skipped");
+        return;
+    }
+    let c = cloud_with(None).await;
+    let id = c.volume(MEMBER, P1, 1).await;
+    c.wait(P1, "volumes", &id, "available").await;
+    let r = upload(
+        &c,
+        &id,
+        MEMBER,
+        "3.1",
+        json!({"image_name": "q", "disk_format": "qcow2"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let image_id = r.body["os-volume_upload_image"]["image_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    c.wait(P1, "volumes", &id, "available").await;
+    let (rec, data) = c.images.get(&image_id).expect("image");
+    assert_eq!(rec["status"], "active");
+    assert_eq!(&data[..4], b"QFI\xfb", "a qcow2 image");
+    assert!(data.len() < 1 << 20, "an empty volume converts small");
+    let tmp = c.dir.path().join("volumes").join("tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).expect("tmp").count(),
+        0,
+        "scratch removed"
+    );
+}
+
+#[tokio::test]
+async fn restart_releases_uploads_and_removes_orphaned_disks() {
+    if !have_qemu_img() {
+        eprintln!("qemu-img missing; skipped");
+        return;
+    }
+    let c = cloud_with(None).await;
+    let vols = c.dir.path().join("volumes");
+    let uploading = c.volume(MEMBER, P1, 1).await;
+    let orphan = c.volume(MEMBER, P1, 1).await;
+    c.wait(P1, "volumes", &uploading, "available").await;
+    c.wait(P1, "volumes", &orphan, "available").await;
+    // A crash mid-upload, and a disk whose record is gone.
+    sqlx::query("UPDATE blockstore_volume SET status = 'uploading' WHERE id = ?")
+        .bind(uploading.clone())
+        .execute(c.db.pool())
+        .await
+        .expect("update");
+    sqlx::query("DELETE FROM blockstore_volume WHERE id = ?")
+        .bind(orphan.clone())
+        .execute(c.db.pool())
+        .await
+        .expect("delete");
+    let stray_snapshot = vols.join("snapshot-0b8f1f0e-2c1d-4e5f-8a9b-0c1d2e3f4a5b.part");
+    std::fs::write(&stray_snapshot, b"half").expect("write");
+    let unrelated = vols.join("notes.txt");
+    std::fs::write(&unrelated, b"mine").expect("write");
+    std::fs::create_dir_all(vols.join("tmp")).expect("tmp");
+    std::fs::write(vols.join("tmp").join(format!("upload-{orphan}")), b"x").expect("write");
+
+    let router = open(c.db.clone(), c.dir.path(), None).await;
+    let c2 = Cloud {
+        router,
+        db: c.db.clone(),
+        dir: c.dir,
+        images: c.images,
+    };
+    let v = c2
+        .get(&format!("/v3/{P1}/volumes/{uploading}"), MEMBER)
+        .await
+        .body["volume"]
+        .clone();
+    assert_eq!(v["status"], "available");
+    assert!(vols.join(format!("volume-{uploading}.raw")).exists());
+    assert!(
+        !vols.join(format!("volume-{orphan}.raw")).exists(),
+        "orphaned disk removed"
+    );
+    assert!(!stray_snapshot.exists(), "orphaned snapshot data removed");
+    assert!(unrelated.exists(), "files not named like disks are kept");
+    assert!(!vols.join("tmp").exists(), "scratch removed");
 }

@@ -17,7 +17,9 @@ use super::{
     AppState, all_tenants, member, next_link, ok, opt_string, opt_time, parse_bool, parse_limit,
     parse_meta, parse_sort, query_bool, query_meta, status, time, with_status,
 };
-use crate::app::{App, Caller, VolumeCreate, VolumeQuery, VolumeView};
+use crate::app::{
+    App, Caller, VolumeCreate, VolumeQuery, VolumeUpload, VolumeUploadView, VolumeView,
+};
 use crate::microversion::Version;
 
 pub(super) fn routes() -> Router<Arc<App>> {
@@ -482,6 +484,14 @@ async fn volume_action(
             app.volume_image_metadata(&c, &id, None, Some(&k)).await?;
             Ok(status(StatusCode::OK))
         }
+        "os-volume_upload_image" => {
+            let req = parse_upload(arg, mv)?;
+            let u = app.volume_upload_image(&c, &id, req).await?;
+            Ok(with_status(
+                StatusCode::ACCEPTED,
+                json!({"os-volume_upload_image": upload_view(&u)}),
+            ))
+        }
         "os-show_image_metadata" => {
             let m = app.volume_image_metadata(&c, &id, None, None).await?;
             Ok(ok(json!({"metadata": m})))
@@ -490,6 +500,128 @@ async fn volume_action(
             "There is no such action: {other}"
         ))),
     }
+}
+
+/// Disk formats an upload may ask for (Cinder's schema).
+const UPLOAD_DISK_FORMATS: &[&str] = &["raw", "vmdk", "vdi", "qcow2", "vhd", "vhdx", "ploop"];
+
+/// The body of `os-volume_upload_image` (Cinder's `volume_upload_image` schema; `visibility`
+/// and `protected` from 3.1).
+fn parse_upload(arg: &Value, mv: Version) -> Result<VolumeUpload> {
+    let field = "os-volume_upload_image";
+    let Some(m) = arg.as_object() else {
+        return Err(Error::bad_request(format!(
+            "Invalid input for field/attribute {field}. Value: {arg}. {arg} is not of type 'object'"
+        )));
+    };
+    let v31 = mv.at_least(1);
+    let known: &[&str] = if v31 {
+        &[
+            "image_name",
+            "force",
+            "disk_format",
+            "container_format",
+            "visibility",
+            "protected",
+        ]
+    } else {
+        &["image_name", "force", "disk_format", "container_format"]
+    };
+    if let Some(k) = m.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(Error::bad_request(format!(
+            "Invalid input for field/attribute {field}. Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    let image_name = match m.get("image_name") {
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 255 => s.clone(),
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field/attribute image_name. Value: {other}. It must be a string of 1 to 255 characters"
+            )));
+        }
+        None => {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field/attribute {field}. 'image_name' is a required property"
+            )));
+        }
+    };
+    let disk_format = match m.get("disk_format") {
+        None => "raw".to_string(),
+        Some(Value::String(s)) if UPLOAD_DISK_FORMATS.contains(&s.as_str()) => s.clone(),
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field/attribute disk_format. Value: {other}. {other} is not one of {UPLOAD_DISK_FORMATS:?}"
+            )));
+        }
+    };
+    let container_format = opt_string(m, "container_format", 255)?
+        .flatten()
+        .unwrap_or_else(|| "bare".into());
+    let flag = |k: &str| m.get(k).map(|v| parse_bool(v, k)).transpose();
+    let force = flag("force")?.unwrap_or(false);
+    let (visibility, protected) = if v31 {
+        let vis = match m.get("visibility") {
+            None => "private".to_string(),
+            Some(Value::String(s))
+                if matches!(s.as_str(), "community" | "public" | "private" | "shared") =>
+            {
+                s.clone()
+            }
+            Some(other) => {
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field/attribute visibility. Value: {other}. {other} is not one of ['community', 'public', 'private', 'shared']"
+                )));
+            }
+        };
+        (Some(vis), Some(flag("protected")?.unwrap_or(false)))
+    } else {
+        (None, None)
+    };
+    Ok(VolumeUpload {
+        image_name,
+        force,
+        disk_format,
+        container_format,
+        visibility,
+        protected,
+    })
+}
+
+/// Cinder's answer to an upload: the volume, its type object and the image's formats.
+fn upload_view(u: &VolumeUploadView) -> Value {
+    let v = &u.volume;
+    let vt = u.volume_type.as_ref().map(|t| {
+        json!({
+            "id": t.id,
+            "name": t.name,
+            "description": t.description,
+            "is_public": t.is_public,
+            "extra_specs": t.extra_specs,
+            "qos_specs_id": null,
+            "created_at": time(t.created_at),
+            "updated_at": null,
+            "deleted": false,
+            "deleted_at": null,
+        })
+    });
+    let mut out = json!({
+        "id": v.id,
+        "updated_at": opt_time(v.updated_at),
+        "status": v.status,
+        "display_description": v.description,
+        "size": v.size,
+        "volume_type": vt,
+        "image_id": u.image["id"],
+        "container_format": u.image["container_format"],
+        "disk_format": u.image["disk_format"],
+        "image_name": u.image["name"],
+    });
+    for k in ["protected", "visibility"] {
+        if let Some(val) = u.image.get(k) {
+            out[k] = val.clone();
+        }
+    }
+    out
 }
 
 async fn metadata_show(

@@ -5,6 +5,7 @@
 //! Status machines (Cinder's): a volume is `creating` → `available` (or `error`);
 //! `available` → `reserved`/`attaching` → `in-use` → `detaching` → `available`;
 //! `available` → `extending` → `available` (`error_extending` on failure);
+//! `available` (or `in-use`) → `uploading` → back by its attachment;
 //! `deleting` → gone (`error_deleting`). Snapshots: `creating` → `available` → `deleting`.
 //! Work runs in a task after the API answers 202; on restart every transient state is
 //! settled by [`App::recover`] so nothing stays `creating` or `deleting` forever.
@@ -12,6 +13,7 @@
 mod admin;
 mod attachments;
 mod snapshots;
+mod uploads;
 mod volumes;
 
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use crate::store::Store;
 pub use admin::{QUOTA_RESOURCES, QuotaUsage};
 pub use attachments::AttachmentView;
 pub use snapshots::{SnapshotCreate, SnapshotQuery};
+pub use uploads::{VolumeUpload, VolumeUploadView};
 pub use volumes::{VolumeCreate, VolumeList, VolumeQuery, VolumeView};
 
 /// The block storage application.
@@ -111,8 +114,11 @@ impl App {
     }
 
     /// Settles work a previous run left in a transient state: volumes that were being made
-    /// go to `error` and lose their half-made disk; deletions are finished; extends and
-    /// attachments in flight go back to where they came from.
+    /// go to `error` and lose their half-made disk; deletions are finished; extends,
+    /// uploads and attachments in flight go back to where they came from; disks no record
+    /// owns are removed.
+    // TODO-correctness: an image an interrupted upload had created stays `queued` in the
+    // image service: the caller's token is gone and block storage holds no credentials.
     pub async fn recover(&self) -> Result<()> {
         // Image downloads of interrupted creations.
         let _ = tokio::fs::remove_dir_all(&self.scratch_dir).await;
@@ -125,6 +131,7 @@ impl App {
                 "extending",
                 "attaching",
                 "detaching",
+                "uploading",
             ])
             .await?
         {
@@ -149,6 +156,15 @@ impl App {
                 },
                 "extending" => v.status = "error_extending".into(),
                 "attaching" => v.status = "available".into(),
+                "uploading" => {
+                    tracing::info!(volume = %v.id, "interrupted upload to image: volume released");
+                    v.status = if v.attach_status == "attached" {
+                        "in-use"
+                    } else {
+                        "available"
+                    }
+                    .into();
+                }
                 _ => v.status = "in-use".into(),
             }
             v.updated_at = Some(t);
@@ -171,6 +187,36 @@ impl App {
             }
             s.updated_at = Some(t);
             self.store.snapshot_save(&s).await?;
+        }
+        self.remove_orphan_disks().await
+    }
+
+    /// Removes the disks of volumes and snapshots that have no record (their deletion was
+    /// recorded, or they were never recorded). Run before the API serves, so no creation
+    /// can be under way.
+    async fn remove_orphan_disks(&self) -> Result<()> {
+        let disks = match self.driver.disks().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %oxstack_common::http::error_chain(&e), "cannot list the driver's disks");
+                return Ok(());
+            }
+        };
+        for id in &disks.volumes {
+            if self.store.volume_get(id).await?.is_none() {
+                tracing::info!(volume = %id, "removing the disk of a volume without a record");
+                if let Err(e) = self.driver.delete_volume(id).await {
+                    tracing::warn!(volume = %id, error = %oxstack_common::http::error_chain(&e), "cannot remove orphaned disk");
+                }
+            }
+        }
+        for id in &disks.snapshots {
+            if self.store.snapshot_get(id).await?.is_none() {
+                tracing::info!(snapshot = %id, "removing the data of a snapshot without a record");
+                if let Err(e) = self.driver.delete_snapshot(id).await {
+                    tracing::warn!(snapshot = %id, error = %oxstack_common::http::error_chain(&e), "cannot remove orphaned snapshot");
+                }
+            }
         }
         Ok(())
     }
