@@ -22,6 +22,9 @@ pub struct ImageConfig {
     pub quota_image_size_total: i64,
     /// Bytes of staged data a project may hold (Glance's `image_stage_total`); -1 = unlimited.
     pub quota_image_stage_total: i64,
+    /// Images a project may have in flight at once: being uploaded, staged or imported
+    /// (Glance's `image_count_uploading`); -1 = unlimited.
+    pub quota_image_count_uploading: i64,
     /// Members an image may have (Glance's `image_member_quota`); -1 = unlimited.
     pub image_member_quota: i64,
     /// Tags an image may have (Glance's `image_tag_quota`); -1 = unlimited.
@@ -45,6 +48,7 @@ impl Default for ImageConfig {
             quota_image_count_total: -1,
             quota_image_size_total: -1,
             quota_image_stage_total: -1,
+            quota_image_count_uploading: -1,
             image_member_quota: 128,
             image_tag_quota: 128,
             image_property_quota: 128,
@@ -73,6 +77,10 @@ impl ImageConfig {
             ("quota_image_count_total", self.quota_image_count_total),
             ("quota_image_size_total", self.quota_image_size_total),
             ("quota_image_stage_total", self.quota_image_stage_total),
+            (
+                "quota_image_count_uploading",
+                self.quota_image_count_uploading,
+            ),
             ("image_member_quota", self.image_member_quota),
             ("image_tag_quota", self.image_tag_quota),
             ("image_property_quota", self.image_property_quota),

@@ -335,3 +335,79 @@ async fn stage_and_glance_direct_import() {
     assert_eq!(c.stored_files(), [id.as_str()]);
     assert!(c.get(A, &format!("/v2/images/{id}/file")).await.raw == data);
 }
+
+#[tokio::test]
+async fn in_flight_uploads_are_limited_per_project() {
+    let c = cloud_with(|cfg| cfg.quota_image_count_uploading = 1).await;
+    let slow = c.create_named(A, "slow").await;
+    let other = c.create_named(A, "other").await;
+    // An upload that stays open until the rest of the test has run.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let path = format!("/v2/images/{slow}/file");
+    let upload = c.send(
+        Method::PUT,
+        &path,
+        Some(A),
+        &[("content-type", "application/octet-stream")],
+        Body::from_stream(body),
+    );
+    let meanwhile = async {
+        tx.send(Ok(Bytes::from_static(b"first half, ")))
+            .await
+            .expect("send");
+        while c.get(A, &format!("/v2/images/{slow}")).await.body["status"] != "saving" {
+            tokio::task::yield_now().await;
+        }
+        let usage = c.get(A, "/v2/info/usage").await.body;
+        assert_eq!(
+            usage["usage"]["image_count_uploading"],
+            json!({"limit": 1, "usage": 1})
+        );
+        // A second upload or stage by the same project is refused and changes nothing.
+        let r = c.upload(A, &other, b"x".to_vec()).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+        assert!(
+            r.text().contains("at most 1 images uploading"),
+            "{}",
+            r.text()
+        );
+        let r = c
+            .send(
+                Method::PUT,
+                &format!("/v2/images/{other}/stage"),
+                Some(A),
+                &[("content-type", "application/octet-stream")],
+                Body::from("x"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+        assert_eq!(
+            c.get(A, &format!("/v2/images/{other}")).await.body["status"],
+            "queued"
+        );
+        // Another project is not limited by this one's uploads.
+        let theirs = c.create_named(B, "theirs").await;
+        assert_eq!(
+            c.upload(B, &theirs, b"y".to_vec()).await.status,
+            StatusCode::NO_CONTENT
+        );
+        tx.send(Ok(Bytes::from_static(b"second half")))
+            .await
+            .expect("send");
+        drop(tx);
+    };
+    let (r, ()) = tokio::join!(upload, meanwhile);
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    // Once the first is done the next may go.
+    assert_eq!(
+        c.upload(A, &other, b"x".to_vec()).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        c.get(A, &format!("/v2/images/{slow}/file")).await.raw,
+        b"first half, second half"
+    );
+}

@@ -163,6 +163,25 @@ impl App {
         Ok(())
     }
 
+    /// Refuses to start another upload or stage for `im`'s owner once it has
+    /// `quota_image_count_uploading` images in flight (Glance's 413). An import goes on with
+    /// an image already counted (it is `uploading` since its stage), so it is not checked.
+    async fn check_in_flight(&self, im: &Image) -> Result<()> {
+        let (Some(owner), Some(max)) = (
+            im.owner.as_deref(),
+            limit_of(self.config.quota_image_count_uploading),
+        ) else {
+            return Ok(());
+        };
+        let in_flight = self.store.usage(owner).await?.uploading;
+        if u64::try_from(in_flight).unwrap_or(0) >= max {
+            return Err(too_large(format!(
+                "The project may have at most {max} images uploading at once: {in_flight} are."
+            )));
+        }
+        Ok(())
+    }
+
     async fn allowance_checked(
         &self,
         im: &Image,
@@ -194,6 +213,7 @@ impl App {
                 im.status
             )));
         }
+        self.check_in_flight(&im).await?;
         let (max, over_quota) = self.allowance_checked(&im, false, content_length).await?;
         if !self
             .store
@@ -320,6 +340,7 @@ impl App {
                 im.status
             )));
         }
+        self.check_in_flight(&im).await?;
         let (max, over_quota) = self.allowance_checked(&im, true, content_length).await?;
         if !self
             .store
@@ -452,7 +473,7 @@ impl App {
             "image_size_total": {"limit": mib_limit(self.config.quota_image_size_total), "usage": mib(u.size_total)},
             "image_stage_total": {"limit": mib_limit(self.config.quota_image_stage_total), "usage": mib(u.stage_total)},
             "image_count_total": {"limit": self.config.quota_image_count_total, "usage": u.image_count},
-            "image_count_uploading": {"limit": -1, "usage": u.uploading},
+            "image_count_uploading": {"limit": self.config.quota_image_count_uploading, "usage": u.uploading},
         }}))
     }
 }
