@@ -1,7 +1,7 @@
 //! The file store: each image's data is one file under the store directory.
 //!
-//! A write goes to `<root>/.tmp/<random>.part` on a blocking thread that also computes the
-//! digests, fed through a small bounded channel so that receiving the next chunk from the
+//! A write goes to `<root>/.tmp/<random>.part` on a blocking thread that also computes md5
+//! (sha512 runs beside it on a thread of its own, see [`Digester::threaded`]), fed through a small bounded channel so that receiving the next chunk from the
 //! network overlaps with writing and hashing the previous one and memory stays bounded.
 //! When the stream ends the file is fsynced, renamed to `<root>/<key>` and the directory
 //! fsynced; on any failure the temporary file is removed.
@@ -68,7 +68,7 @@ fn write_blocking(
 ) -> Result<Written, DataError> {
     let result = (|| {
         let mut file = std::fs::File::create(&tmp).map_err(DataError::from_write)?;
-        let mut digest = Digester::default();
+        let mut digest = Digester::threaded();
         loop {
             match rx.blocking_recv() {
                 Some(Msg::Data(chunk)) => {
