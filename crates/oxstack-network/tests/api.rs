@@ -697,3 +697,108 @@ async fn deleting_a_group_deletes_the_rules_naming_it_as_remote() {
         .expect("rules");
     assert!(rules.iter().all(|r| r["id"] != rule_id.as_str()));
 }
+
+/// The ids of `GET /v2.0/ports?{query}` page by page (`limit=k`), following the next links.
+async fn paged_ids(c: &TestCloud, token: &str, query: &str, k: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut url = format!("/v2.0/ports?{query}&limit={k}");
+    for _ in 0..50 {
+        let r = c.get(&url, token).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}: {:?}", r.body);
+        let page = r.body["ports"].as_array().expect("ports");
+        assert!(page.len() <= k, "{url}: {} ports", page.len());
+        ids.extend(
+            page.iter()
+                .map(|p| p["id"].as_str().expect("id").to_string()),
+        );
+        let next = r.body["ports_links"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["rel"] == "next"));
+        let Some(next) = next else { return ids };
+        let href = next["href"].as_str().expect("href");
+        url = format!("/v2.0/ports?{}", href.split_once('?').expect("query").1);
+    }
+    panic!("{query}: more than 50 pages");
+}
+
+async fn all_ids(c: &TestCloud, token: &str, query: &str) -> Vec<String> {
+    let r = c.get(&format!("/v2.0/ports?{query}"), token).await;
+    assert_eq!(r.status, StatusCode::OK, "{query}: {:?}", r.body);
+    r.body["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn port_pages_are_slices_of_the_whole_list() {
+    let c = cloud().await;
+    let mut nets = Vec::new();
+    for (token, name, cidr) in [
+        (MEMBER, "a", "10.1.0.0/24"),
+        (MEMBER, "b", "10.2.0.0/24"),
+        (OTHER, "theirs", "10.3.0.0/24"),
+    ] {
+        let r = c
+            .post("/v2.0/networks", token, json!({"network": {"name": name}}))
+            .await;
+        let net = r.body["network"]["id"].as_str().expect("id").to_string();
+        let r = c
+            .post(
+                "/v2.0/subnets",
+                token,
+                json!({"subnet": {"network_id": net, "ip_version": 4, "cidr": cidr}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        nets.push(net);
+    }
+    // Ports on the two networks interleaved, and among them two of another project.
+    let mut project = String::new();
+    for i in 0..10 {
+        let (token, net) = match i {
+            3 | 6 => (OTHER, &nets[2]),
+            _ => (MEMBER, &nets[i % 2]),
+        };
+        let r = c
+            .post("/v2.0/ports", token, json!({"port": {"network_id": net}}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        if token == MEMBER {
+            project = r.body["port"]["project_id"].as_str().expect("p").into();
+        }
+    }
+    let (a, b) = (&nets[0], &nets[1]);
+    let queries = [
+        String::new(),
+        format!("network_id={a}"),
+        format!("project_id={project}"),
+        format!("tenant_id={project}&network_id={b}"),
+        format!("network_id={a}&network_id={b}"),
+        format!("network_id={a}&project_id=someone-else"),
+        format!("project_id={project}&tenant_id=someone-else"),
+        "sort_key=mac_address&sort_dir=desc".to_string(),
+        "fields=id&fields=network_id".to_string(),
+    ];
+    for token in [MEMBER, ADMIN, OTHER] {
+        for q in &queries {
+            let whole = all_ids(&c, token, q).await;
+            for k in [1, 3, 100] {
+                assert_eq!(paged_ids(&c, token, q, k).await, whole, "{token} {q} k={k}");
+            }
+        }
+    }
+    assert_eq!(all_ids(&c, MEMBER, "").await.len(), 8);
+    assert_eq!(all_ids(&c, OTHER, "").await.len(), 2);
+    assert_eq!(all_ids(&c, ADMIN, "").await.len(), 10);
+    // A marker that is not in the list: the first page, as without one.
+    let first = all_ids(
+        &c,
+        MEMBER,
+        "limit=2&marker=00000000-0000-0000-0000-000000000000",
+    )
+    .await;
+    assert_eq!(first, all_ids(&c, MEMBER, "").await[..2].to_vec());
+}

@@ -2,15 +2,18 @@
 //! values mean "any of"), tag filters, `sort_key`/`sort_dir`, `limit`/`marker` with
 //! `next`/`previous` links, and `fields=`.
 //!
-//! TODO-performance: filters and pagination run over the visible rows in memory; push the
-//! common ones (project, network, device) down to SQL when lists grow large.
+//! Filters and pagination run over the rendered rows. For ports, the lists that grow large,
+//! [`scope`] lets the logic narrow the rows first: by network and project in SQL, and to
+//! the one page asked for when nothing else filters or sorts, so that only that page is
+//! rendered. TODO-performance: the same for the other kinds when their lists grow.
 
 use std::cmp::Ordering;
 
 use oxstack_common::Result;
 use serde_json::{Map, Value, json};
 
-use crate::app::{bad, to_bool};
+use crate::app::{ListScope, bad, to_bool};
+use crate::store::Kind;
 
 const RESERVED: &[&str] = &[
     "fields",
@@ -24,6 +27,56 @@ const RESERVED: &[&str] = &[
     "not-tags",
     "not-tags-any",
 ];
+
+/// What of the query the logic may apply before rendering (see [`ListScope`]); [`apply`]
+/// still applies all of it to what is rendered.
+pub(crate) fn scope(kind: Kind, params: &[(String, String)]) -> ListScope {
+    if kind != Kind::Port {
+        return ListScope::default();
+    }
+    let values = |key: &str| -> Vec<String> {
+        params
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let single = |v: &[String]| {
+        if v.len() == 1 {
+            v.first().cloned()
+        } else {
+            None
+        }
+    };
+    let (networks, projects, tenants) = (
+        values("network_id"),
+        values("project_id"),
+        values("tenant_id"),
+    );
+    // A filter given more than once means "any of", and any other filter or a sort acts on
+    // rendered rows only: with either, a page cannot be cut before rendering.
+    let repeated = [&networks, &projects, &tenants].iter().any(|v| v.len() > 1);
+    let others = params.iter().any(|(k, _)| {
+        !matches!(
+            k.as_str(),
+            "network_id" | "project_id" | "tenant_id" | "fields" | "limit" | "marker"
+        )
+    });
+    let limit = params
+        .iter()
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    let marker = params
+        .iter()
+        .find(|(k, _)| k == "marker")
+        .map(|(_, v)| v.clone());
+    ListScope {
+        parent: single(&networks),
+        project: single(&projects).or_else(|| single(&tenants)),
+        page: limit.filter(|_| !repeated && !others).map(|n| (n, marker)),
+    }
+}
 
 /// Applies the query to `items`; returns the page and its links.
 pub(crate) fn apply(

@@ -319,7 +319,7 @@ async fn list(
 ) -> Result<Response> {
     let (name, _, kind) = collection(&coll)?;
     let c = app.caller(&ctx)?;
-    let items = app.list(&c, kind).await?;
+    let items = app.list(&c, kind, &list::scope(kind, &params)).await?;
     let key = plural_key(name);
     let (items, links) = list::apply(
         items,

@@ -84,6 +84,19 @@ pub(crate) fn target_of(row: &Row) -> Value {
     })
 }
 
+/// What a list request lets the logic narrow before it renders rows: each field only where
+/// the API's own filtering of the rendered rows would give the same result.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ListScope {
+    /// Only the rows of this project.
+    pub project: Option<String>,
+    /// Only the rows under this parent (a port's network).
+    pub parent: Option<String>,
+    /// Only `limit` (+1) rows after the marker, in the store's order: when nothing else
+    /// filters, sorts or reverses the list.
+    pub page: Option<(usize, Option<String>)>,
+}
+
 /// A row as the API renders it: its attributes plus the standard ones.
 pub(crate) fn view(row: &Row) -> Value {
     let mut out = match &row.body {
@@ -479,11 +492,12 @@ impl App {
         }
     }
 
-    pub async fn list(&self, c: &Caller, kind: Kind) -> Result<Vec<Value>> {
+    /// Every `kind` the caller may see (ports narrowed by `scope`).
+    pub async fn list(&self, c: &Caller, kind: Kind, scope: &ListScope) -> Result<Vec<Value>> {
         match kind {
             Kind::Network => self.network_list(c).await,
             Kind::Subnet => self.subnet_list(c).await,
-            Kind::Port => self.port_list(c).await,
+            Kind::Port => self.port_list(c, scope).await,
             Kind::Router => self.router_list(c).await,
             Kind::FloatingIp => self.floatingip_list(c).await,
             Kind::SecurityGroup => self.security_group_list(c).await,

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::subnets::{ranges_of, subnet_cidr};
 use super::{
-    App, Caller, bad, boolean, invalid, merge, new_id, not_found, only_keys, owner, string,
-    target_of, uuid_of, view,
+    App, Caller, ListScope, bad, boolean, invalid, merge, new_id, not_found, only_keys, owner,
+    string, target_of, uuid_of, view,
 };
 use crate::driver::PortSpec;
 use crate::ip;
@@ -193,19 +193,42 @@ impl App {
         Ok(self.port_view(c, &row))
     }
 
-    pub async fn port_list(&self, c: &Caller) -> Result<Vec<Value>> {
+    /// The ports the caller may see, narrowed by `scope` before any is rendered (every
+    /// filter is applied again to the rendered page by the API).
+    pub async fn port_list(&self, c: &Caller, scope: &ListScope) -> Result<Vec<Value>> {
         let nets = self.store.list(Kind::Network, None, None).await?;
-        let mut out = Vec::new();
-        for r in self.store.list(Kind::Port, None, None).await? {
-            let mut t = target_of(&r);
+        let rows = self
+            .store
+            .list(
+                Kind::Port,
+                scope.project.as_deref(),
+                scope.parent.as_deref(),
+            )
+            .await?;
+        let visible = rows.iter().filter(|r| {
+            let mut t = target_of(r);
             if let Some(n) = nets.iter().find(|n| Some(&n.id) == r.parent_id.as_ref()) {
                 t["network_project_id"] = json!(n.project_id);
             }
-            if self.allowed(c, "get_port", &t) {
-                out.push(self.port_view(c, &r));
-            }
-        }
-        Ok(out)
+            self.allowed(c, "get_port", &t)
+        });
+        let Some((limit, marker)) = &scope.page else {
+            return Ok(visible.map(|r| self.port_view(c, r)).collect());
+        };
+        // One page: the rows after the marker (from the start when it is not among them,
+        // as the API's own paging does), one more than the limit so that it can tell
+        // whether a next page exists.
+        let visible: Vec<&Row> = visible.collect();
+        let start = marker
+            .as_ref()
+            .and_then(|m| visible.iter().position(|r| &r.id == m))
+            .map_or(0, |pos| pos + 1);
+        Ok(visible
+            .into_iter()
+            .skip(start)
+            .take(limit.saturating_add(1))
+            .map(|r| self.port_view(c, r))
+            .collect())
     }
 
     pub async fn port_update(
