@@ -125,6 +125,41 @@ expect_json "port show: bound to the server by compute" \
   'd["device_id"] == E["SID"] and d["device_owner"].startswith("compute:")' \
   openstack port show "${VMPORT:-none}" -f json
 
+# ------------------------------------------------------------------ a floating IP on the server
+EXT="$P-public"
+ok "external network create" openstack network create --external "$EXT" -f json
+EXTID=$(jget id)
+defer openstack network delete "$EXTID"
+ok "external subnet create" \
+  openstack subnet create --network "$EXTID" --subnet-range 203.0.113.0/24 --no-dhcp "$EXT-sub" -f json
+EXTSID=$(jget id)
+defer openstack subnet delete "$EXTSID"
+ok "router create" openstack router create "$P-router" -f json
+RTID=$(jget id)
+defer openstack router delete "$RTID"
+ok "router set --external-gateway" openstack router set --external-gateway "$EXTID" "$RTID"
+ok "router add subnet (the server's)" openstack router add subnet "$RTID" "$SUBID"
+defer openstack router remove subnet "$RTID" "$SUBID"
+expect_json "floating ip create on the external network" 'd["floating_ip_address"].startswith("203.0.113.")' \
+  openstack floating ip create "$EXT" -f json
+FID=$(jget id)
+FIP=$(jget floating_ip_address)
+export FIP VMPORT
+defer openstack floating ip delete "$FID"
+ok "server add floating ip" openstack server add floating ip "$SID" "$FIP"
+expect_json "floating ip show: on the server's port and fixed address" \
+  'd["port_id"] == E["VMPORT"] and d["fixed_ip_address"] == E["IP"]' \
+  openstack floating ip show "$FID" -f json
+eventually_json "server show: the floating address beside the fixed one (Neutron tells Nova)" 20 \
+  'E["FIP"] in d["addresses"][E["N"]] and E["IP"] in d["addresses"][E["N"]]' \
+  openstack server show "$SID" -f json
+ok "server remove floating ip" openstack server remove floating ip "$SID" "$FIP"
+expect_json "floating ip show: free again" 'd["port_id"] is None' \
+  openstack floating ip show "$FID" -f json
+eventually_json "server show: only the fixed address" 20 \
+  'd["addresses"][E["N"]] == [E["IP"]]' \
+  openstack server show "$SID" -f json
+
 # ------------------------------------------------------------------ power states
 ok "server stop" openstack server stop "$SID"
 ok "server is SHUTOFF" wait_status "$SID" SHUTOFF

@@ -89,12 +89,9 @@ expect_lacks() {
   return 1
 }
 
-expect_json() {
-  local desc=$1 expr=$2; shift 2
-  _run "$@"
-  local verdict
-  if [ "$RC" -eq 0 ]; then
-    verdict=$(printf '%s' "$OUT" | "$PY" -c '
+# _json_verdict EXPR: "yes" when EXPR holds of the JSON in $OUT (as d), else why not.
+_json_verdict() {
+  printf '%s' "$OUT" | "$PY" -c '
 import json, os, sys
 E = os.environ
 try:
@@ -105,13 +102,34 @@ try:
     print("yes" if eval(sys.argv[1]) else "no")
 except Exception as e:
     print("%s: %s" % (type(e).__name__, e))
-' "$expr")
+' "$1"
+}
+
+expect_json() {
+  local desc=$1 expr=$2; shift 2
+  _run "$@"
+  local verdict
+  if [ "$RC" -eq 0 ]; then
+    verdict=$(_json_verdict "$expr")
     if [ "$verdict" = yes ]; then _pass "$desc"; return 0; fi
   else
     verdict="command failed"
   fi
   _fail "$desc" "$(_show_cmd "$@")" "exit 0, JSON where: $expr" "$(_actual) [$verdict]"
   return 1
+}
+
+# eventually_json DESC SECS EXPR CMD...: expect_json, retried every second for up to SECS
+# seconds (for what a service updates asynchronously, as Nova's cached addresses after a
+# change made in Neutron).
+eventually_json() {
+  local desc=$1 secs=$2 expr=$3 i; shift 3
+  for ((i = 1; i < secs; i++)); do
+    _run "$@"
+    [ "$RC" -eq 0 ] && [ "$(_json_verdict "$expr")" = yes ] && break
+    sleep 1
+  done
+  expect_json "$desc" "$expr" "$@"
 }
 
 expect_fail() {
