@@ -168,6 +168,8 @@ fn http_client() -> HttpClient {
 enum CallError {
     #[error("unreachable")]
     Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot build the request")]
+    Request(#[source] hyper::http::Error),
     #[error("identity answered {0}")]
     Identity(u16),
     #[error("identity gave no X-Subject-Token")]
@@ -236,7 +238,7 @@ impl Sender {
             .header("accept", "application/json")
             .header("x-auth-token", token)
             .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| CallError::Unreachable(Box::new(e)))?;
+            .map_err(CallError::Request)?;
         let (status, _, bytes) = call(&self.http, req).await?;
         Ok((
             status,
@@ -301,7 +303,7 @@ impl PasswordTokenSource {
             .uri(&self.url)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(self.body.clone())))
-            .map_err(|e| CallError::Unreachable(Box::new(e)))?;
+            .map_err(CallError::Request)?;
         let (status, headers, _) = call(http, req).await?;
         if status != StatusCode::CREATED {
             return Err(CallError::Identity(status.as_u16()));
