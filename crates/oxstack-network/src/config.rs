@@ -27,6 +27,12 @@ pub struct NetworkConfig {
     pub global_physnet_mtu: i64,
     /// The default quotas per project (`-1`: unlimited).
     pub quotas: QuotaDefaults,
+    /// The compute API (Nova, `http://host:8774`) told of its servers' port changes; none:
+    /// this node's own compute when it runs here, else no one.
+    pub compute_url: Option<String>,
+    /// Whether compute is told of port status and address changes (Neutron's
+    /// `notify_nova_on_port_status_changes` and `notify_nova_on_port_data_changes`).
+    pub notify_compute: bool,
 }
 
 /// Default per-project quotas, named as Neutron's `[quotas]` options.
@@ -70,6 +76,8 @@ impl Default for NetworkConfig {
             flat_networks: vec!["public".into(), "physnet1".into()],
             global_physnet_mtu: 1500,
             quotas: QuotaDefaults::default(),
+            compute_url: None,
+            notify_compute: true,
         }
     }
 }

@@ -4,13 +4,15 @@
 //! Layers: [`api`] (HTTP: parse, render, `fields=`/filters/sorting/pagination) → [`app`]
 //! (Neutron's rules, authorization through the policy engine, IPAM requests, the data-plane
 //! driver) → [`store`] (SQL; atomic IP and MAC allocation). [`driver`] is the data-plane seam
-//! (`noop` for now).
+//! (`noop` for now); [`notifier`] tells compute of its servers' port changes (Neutron's Nova
+//! notifier).
 
 pub mod api;
 pub mod app;
 pub mod config;
 pub mod driver;
 pub mod ip;
+pub mod notifier;
 pub mod policies;
 pub mod store;
 
@@ -24,6 +26,7 @@ pub use config::NetworkConfig;
 pub use store::MIGRATIONS;
 
 use crate::app::App;
+use crate::notifier::{ComputeNotifier, NoNotifier};
 use crate::store::Store;
 
 /// The service name its migrations are recorded under.
@@ -36,8 +39,18 @@ pub struct Network {
 }
 
 impl Network {
-    /// Loads the policy and the data-plane driver; the database must be migrated.
+    /// Loads the policy and the data-plane driver; the database must be migrated. Compute
+    /// hears nothing of port changes (see [`Network::open_with`]).
     pub fn open(config: &NetworkConfig, db: Db) -> Result<Network> {
+        Self::open_with(config, db, Arc::new(NoNotifier))
+    }
+
+    /// [`Network::open`], telling compute of its servers' port changes through `notifier`.
+    pub fn open_with(
+        config: &NetworkConfig,
+        db: Db,
+        notifier: Arc<dyn ComputeNotifier>,
+    ) -> Result<Network> {
         let overrides = match &config.policy_file {
             Some(path) => Overrides::load(path).map_err(|e| Error::internal("policy file", e))?,
             None => Overrides::new(),
@@ -52,6 +65,7 @@ impl Network {
                 policy,
                 config: config.clone(),
                 driver,
+                notifier,
             }),
         })
     }

@@ -22,6 +22,7 @@ use oxstack_compute::{Compute, ComputeOptions};
 use oxstack_identity::{BootstrapSpec, CatalogEntry, Identity, IdentityOptions};
 use oxstack_image::{Image, ImageOptions};
 use oxstack_network::Network;
+use oxstack_network::notifier::{ComputeNotifier, HttpNotifier, NoNotifier};
 use oxstack_objectstore::{ObjectStore, ObjectStoreOptions};
 use oxstack_placement::Placement;
 use tokio::net::TcpListener;
@@ -323,12 +324,7 @@ async fn start(
             None
         };
         let network = if services.contains(&ServiceName::Network) {
-            Some(Network::open(&cfg.network, db.clone()).map_err(|e| {
-                CliError::failed(
-                    "network service cannot start",
-                    oxstack_common::http::error_chain(&e),
-                )
-            })?)
+            Some(open_network(cfg, db.clone())?)
         } else {
             None
         };
@@ -483,6 +479,36 @@ fn local_or(cfg: &Config, service: ServiceName, configured: &str) -> String {
     } else {
         configured.to_string()
     }
+}
+
+/// The networking API, telling compute of its servers' port changes: this node's own compute
+/// when it runs here, else `network.compute_url`; no one when neither is there or
+/// `network.notify_compute` is off. The calls carry a token of the admin user.
+// TODO-security: a dedicated `neutron` service user instead of the admin.
+fn open_network(cfg: &Config, db: Db) -> Result<Network, CliError> {
+    let compute_url = if cfg.services.contains(&ServiceName::Compute) {
+        Some(cfg.public_url(ServiceName::Compute))
+    } else {
+        cfg.network.compute_url.clone()
+    };
+    let notifier: Arc<dyn ComputeNotifier> = match compute_url {
+        Some(url) if cfg.network.notify_compute => Arc::new(HttpNotifier::spawn(
+            &url,
+            oxstack_network::notifier::PasswordTokenSource::new(
+                &cfg.public_url(ServiceName::Identity),
+                "admin",
+                &admin_password(cfg)?,
+                "admin",
+            ),
+        )),
+        _ => Arc::new(NoNotifier),
+    };
+    Network::open_with(&cfg.network, db, notifier).map_err(|e| {
+        CliError::failed(
+            "network service cannot start",
+            oxstack_common::http::error_chain(&e),
+        )
+    })
 }
 
 /// The compute API and conductor, and the compute agent of this (all-in-one) host. Placement,

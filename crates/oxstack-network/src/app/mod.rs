@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::NetworkConfig;
 use crate::driver::DataPlane;
+use crate::notifier::ComputeNotifier;
 use crate::store::{Kind, Row, Store, StoreError};
 
 /// The networking application.
@@ -29,6 +30,8 @@ pub struct App {
     pub policy: Enforcer,
     pub config: NetworkConfig,
     pub driver: Arc<dyn DataPlane>,
+    /// Where compute hears of its servers' port changes.
+    pub notifier: Arc<dyn ComputeNotifier>,
 }
 
 /// The caller of one request, as the logic layer needs it.

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::driver::PortSpec;
 use crate::ip;
+use crate::notifier::{EventName, ServerEvent};
 use crate::store::{IpRequest, Kind, MacChoice, PortWrite, Row, Store, SubnetRanges};
 
 const CREATE_KEYS: &[&str] = &[
@@ -167,7 +168,48 @@ impl App {
             return Ok(row);
         }
         let id = row.id.clone();
-        Ok(self.store.update(Kind::Port, &id, &body, None).await?)
+        let updated = self.store.update(Kind::Port, &id, &body, None).await?;
+        // Neutron's transitions: a port coming up is plugged (or failed to be), one going
+        // from ACTIVE to DOWN is unplugged; compute waits for the former when it boots.
+        let event = match (str_of(&row.body, "status").as_str(), status) {
+            ("DOWN" | "BUILD", "ACTIVE") => Some((EventName::VifPlugged, "completed")),
+            ("DOWN" | "BUILD", "ERROR") => Some((EventName::VifPlugged, "failed")),
+            ("ACTIVE", "DOWN") => Some((EventName::VifUnplugged, "completed")),
+            _ => None,
+        };
+        if let Some((name, status)) = event {
+            self.notify_compute(&updated, name, status);
+        }
+        Ok(updated)
+    }
+
+    /// Queues `name` about `port` for compute when the port is a server's.
+    pub(crate) fn notify_compute(&self, port: &Row, name: EventName, status: &'static str) {
+        if let Some(server) = server_of(port) {
+            self.notifier.notify(ServerEvent {
+                name,
+                server_uuid: server,
+                tag: port.id.clone(),
+                status,
+            });
+        }
+    }
+
+    /// `network-changed` for the port `port_id` when it is a server's (a floating IP came or
+    /// went); a port that is gone needs no event.
+    pub(crate) async fn notify_port_changed(&self, port_id: &str) {
+        if port_id.is_empty() {
+            return;
+        }
+        match self.store.get(Kind::Port, port_id).await {
+            Ok(Some(port)) => self.notify_compute(&port, EventName::NetworkChanged, "completed"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                port = port_id,
+                error = %oxstack_common::http::error_chain(&e),
+                "cannot read the port to notify compute"
+            ),
+        }
     }
 
     /// A port as the caller may see it.
@@ -357,6 +399,9 @@ impl App {
         // Ports whose addresses changed leave floating IPs pointing at a gone address.
         if new_ips {
             self.floatingips_follow_port(&updated).await?;
+            if updated.body["fixed_ips"] != row.body["fixed_ips"] {
+                self.notify_compute(&updated, EventName::NetworkChanged, "completed");
+            }
         }
         Ok(self.port_view(c, &updated))
     }
@@ -389,6 +434,7 @@ impl App {
         self.floatingips_release_port(&row.id).await?;
         self.driver.port_unbind(&row.id)?;
         self.store.port_delete(&row.id).await?;
+        self.notify_compute(row, EventName::VifDeleted, "completed");
         Ok(())
     }
 
@@ -556,6 +602,15 @@ fn valid_mac(v: &Value) -> Result<String> {
         )));
     }
     Ok(s.to_lowercase())
+}
+
+/// The server a port belongs to, when compute should hear of it (Neutron's
+/// `_is_compute_port`: a `compute:*` owner and a UUID device id).
+fn server_of(port: &Row) -> Option<String> {
+    let device = str_of(&port.body, "device_id");
+    (str_of(&port.body, "device_owner").starts_with("compute:")
+        && uuid::Uuid::parse_str(&device).is_ok())
+    .then_some(device)
 }
 
 pub(crate) fn str_of(v: &Value, k: &str) -> String {

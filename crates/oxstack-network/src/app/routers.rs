@@ -724,6 +724,7 @@ impl App {
             return Err(e.into());
         }
         self.fip_sync(&row)?;
+        self.notify_port_changed(&port_id).await;
         Ok(view(&row))
     }
 
@@ -876,11 +877,26 @@ impl App {
                 body["status"] = json!("ACTIVE");
             }
         }
+        let before = row;
         let row = self
             .store
             .update(Kind::FloatingIp, id, &body, expect)
             .await?;
         self.fip_sync(&row)?;
+        // The server that lost the address and the one that gained it re-read their ports.
+        let assoc = |r: &Row| {
+            (
+                str_of(&r.body, "port_id"),
+                str_of(&r.body, "fixed_ip_address"),
+            )
+        };
+        let (old, new) = (assoc(&before), assoc(&row));
+        if old != new {
+            if old.0 != new.0 {
+                self.notify_port_changed(&old.0).await;
+            }
+            self.notify_port_changed(&new.0).await;
+        }
         Ok(view(&row))
     }
 
@@ -903,6 +919,8 @@ impl App {
             fixed_ip: None,
             router_id: None,
         })?;
+        self.notify_port_changed(&str_of(&row.body, "port_id"))
+            .await;
         Ok(())
     }
 

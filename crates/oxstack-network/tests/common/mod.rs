@@ -1,7 +1,7 @@
 //! A fresh networking service per test behind the whole shared HTTP stack, with a fake
 //! token validator (the documented fake of the `TokenValidator` seam) that knows fixed
 //! tokens: `admin-token`, `member-token` (project `alice-project`) and `other-token`
-//! (project `bob-project`).
+//! (project `bob-project`). The events compute would be told of are recorded.
 
 #![allow(dead_code)]
 
@@ -15,6 +15,7 @@ use oxstack_common::context::{AuthInfo, RoleRef, TokenValidator};
 use oxstack_common::db::testing::{self, TestDb};
 use oxstack_common::http::{ErrorStyle, Stack};
 use oxstack_common::metrics::Metrics;
+use oxstack_network::notifier::RecordingNotifier;
 use oxstack_network::{Network, NetworkConfig};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -69,6 +70,8 @@ impl TokenValidator for FakeTokens {
 pub struct TestCloud {
     pub router: axum::Router,
     pub network: Network,
+    /// What compute would have been told.
+    pub compute_events: Arc<RecordingNotifier>,
     db: Option<TestDb>,
 }
 
@@ -94,7 +97,13 @@ pub async fn cloud_on(t: TestDb) -> TestCloud {
         .migrate(oxstack_network::SERVICE, oxstack_network::MIGRATIONS)
         .await
         .expect("migrate");
-    let network = Network::open(&NetworkConfig::default(), t.db().clone()).expect("open");
+    let compute_events = Arc::new(RecordingNotifier::default());
+    let network = Network::open_with(
+        &NetworkConfig::default(),
+        t.db().clone(),
+        compute_events.clone(),
+    )
+    .expect("open");
     let stack = Stack {
         metrics: Metrics::default(),
         max_body_bytes: 1 << 20,
@@ -105,6 +114,7 @@ pub async fn cloud_on(t: TestDb) -> TestCloud {
     TestCloud {
         router,
         network,
+        compute_events,
         db: Some(t),
     }
 }
