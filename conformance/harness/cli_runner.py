@@ -2,8 +2,10 @@
 import argparse
 import glob
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -14,6 +16,41 @@ CLI_DIR = os.path.join(bootstrap.CONFORMANCE_DIR, "cli")
 SDK_SMOKE = os.path.join(bootstrap.CONFORMANCE_DIR, "sdk_smoke.py")
 OUT_DIR = os.path.join(bootstrap.BUILD_DIR, "conformance", "cli")
 SCENARIO_TIMEOUT_S = int(os.environ.get("CONFORMANCE_CLI_SCENARIO_TIMEOUT", "900"))
+
+
+# A scenario with this line among its first lines runs against a cloud of its own whose
+# compute driver is qemu (real guests), and only where qemu-system-x86_64 is found.
+QEMU_MARK = "# requires: qemu"
+QEMU_SHUTDOWN_TIMEOUT_S = 20
+
+
+def needs_qemu(path):
+    with open(path) as f:
+        return any(line.strip() == QEMU_MARK for line, _ in zip(f, range(20)))
+
+
+def find_qemu():
+    """The qemu-system-x86_64 to use: CONFORMANCE_QEMU, else OXSTEST_QEMU (scripts/test sets it
+    from scripts/ensure-qemu), else build/qemu/bin, else PATH; None when there is none or
+    OXSTEST_NO_QEMU=1."""
+    if os.environ.get("OXSTEST_NO_QEMU") == "1":
+        return None
+    for var in ("CONFORMANCE_QEMU", "OXSTEST_QEMU"):
+        if os.environ.get(var):
+            return os.environ[var] if os.access(os.environ[var], os.X_OK) else None
+    local = os.path.join(bootstrap.REPO_ROOT, "build", "qemu", "bin", "qemu-system-x86_64")
+    if os.access(local, os.X_OK):
+        return local
+    return shutil.which("qemu-system-x86_64")
+
+
+def build_guest():
+    """scripts/test-guest: the test guest's directory (vmlinuz, initrd, disk.qcow2)."""
+    r = subprocess.run([os.path.join(bootstrap.REPO_ROOT, "scripts", "test-guest")], cwd=bootstrap.REPO_ROOT,
+                       stdout=subprocess.PIPE, timeout=600, check=False)
+    if r.returncode != 0:
+        raise cloudmod.CloudError("scripts/test-guest failed (exit %d)" % r.returncode)
+    return os.path.join(bootstrap.REPO_ROOT, r.stdout.decode().strip())
 
 
 def scenarios():
@@ -112,17 +149,62 @@ def main(argv=None):
 
 def _main(args, known, wanted):
     outcomes = []
-    cloud = cloudmod.make_cloud(args.external_cloud, args.external_cloud_name, args.keep_data)
-    with cloud:
-        cloud.start()
-        env = scenario_env(cloud)
-        for name in wanted:
-            outcomes.append((name,) + run_one(name, ["bash", known[name]], env))
-        if not args.no_sdk:
-            outcomes.append(("sdk_smoke",) + run_one("sdk_smoke", [env["CONFORMANCE_PY"], SDK_SMOKE], env))
+    guests = [n for n in wanted if needs_qemu(known[n])]
+    plain = [n for n in wanted if n not in guests]
+    if plain or not args.no_sdk:
+        cloud = cloudmod.make_cloud(args.external_cloud, args.external_cloud_name, args.keep_data)
+        with cloud:
+            cloud.start()
+            env = scenario_env(cloud)
+            for name in plain:
+                outcomes.append((name,) + run_one(name, ["bash", known[name]], env))
+            if not args.no_sdk:
+                outcomes.append(("sdk_smoke",) + run_one("sdk_smoke", [env["CONFORMANCE_PY"], SDK_SMOKE], env))
+    if guests:
+        outcomes.extend(_guest_scenarios(args, known, guests))
     print("\nCLI/SDK conformance:")
     for name, ok, secs, log_path in outcomes:
-        print("  %-12s %-4s %5.1fs  %s" % (name, "ok" if ok else "FAIL", secs, log_path))
-    failed = sum(1 for o in outcomes if not o[1])
-    print("%d passed, %d failed" % (len(outcomes) - failed, failed))
+        print("  %-12s %-4s %5.1fs  %s" % (name, {True: "ok", False: "FAIL", None: "skip"}[ok], secs, log_path))
+    failed = sum(1 for o in outcomes if o[1] is False)
+    skipped = sum(1 for o in outcomes if o[1] is None)
+    print("%d passed, %d failed, %d skipped" % (len(outcomes) - failed - skipped, failed, skipped))
     return 1 if failed else 0
+
+
+def _guest_scenarios(args, known, names):
+    """Scenarios with real guests: a fresh cloud of their own with compute.driver = qemu (the
+    first cloud is stopped by then, so both fit one port range)."""
+    if args.external_cloud:
+        return [(n, None, 0.0, "skipped: needs a cloud the runner starts with the qemu driver") for n in names]
+    qemu = find_qemu()
+    if not qemu:
+        log("no qemu-system-x86_64 (scripts/ensure-qemu installs it): skipping %s" % ", ".join(names))
+        return [(n, None, 0.0, "skipped: no qemu-system-x86_64") for n in names]
+    guest_dir = build_guest()
+    # A short instances path: a guest's QMP socket (<instances>/<uuid>/qmp.sock) must fit
+    # the 107 bytes of a unix socket path, which a data dir under build/tmp may not.
+    instances = tempfile.mkdtemp(prefix="oxstack-inst-", dir="/tmp")
+    extra = {
+        "OXSTACK_COMPUTE__DRIVER": "qemu",
+        "OXSTACK_COMPUTE__QEMU__BINARY": qemu,
+        "OXSTACK_COMPUTE__QEMU__INSTANCES_PATH": instances,
+        "OXSTACK_COMPUTE__QEMU__SHUTDOWN_TIMEOUT_SECS": str(QEMU_SHUTDOWN_TIMEOUT_S),
+    }
+    log_path = os.path.join(bootstrap.BUILD_DIR, "conformance", "oxstack-qemu.log")
+    outcomes = []
+    try:
+        with cloudmod.OxstackCloud(keep_data=args.keep_data, log_path=log_path, extra_env=extra) as cloud:
+            cloud.start()
+            env = scenario_env(cloud)
+            env["CONFORMANCE_GUEST_DIR"] = guest_dir
+            env["CONFORMANCE_INSTANCES_DIR"] = instances
+            env["CONFORMANCE_QEMU"] = qemu
+            for name in names:
+                outcomes.append((name,) + run_one(name, ["bash", known[name]], env))
+    finally:
+        cloudmod.kill_guests(instances)
+        if args.keep_data:
+            log("kept instances dir %s" % instances)
+        else:
+            shutil.rmtree(instances, ignore_errors=True)
+    return outcomes

@@ -9,6 +9,7 @@ Shared by scripts/conformance and conformance/cli/run. Contract with the binary
                                  SIGTERM stops it.
   OXSTACK_<SERVICE>__PORT         port of each service, OXSTACK_SERVER__BIND_HOST bind host.
 """
+import glob
 import os
 import re
 import shlex
@@ -256,9 +257,11 @@ def write_openrc(cfg, path):
 class OxstackCloud(Cloud):
     """`oxstack up` on a fresh temporary data dir with non-default ports; always stopped."""
 
-    def __init__(self, keep_data=False, start_timeout=None, log_path=None):
+    def __init__(self, keep_data=False, start_timeout=None, log_path=None, extra_env=None):
         super().__init__()
         self.keep_data = keep_data
+        # more OXSTACK_* settings for this cloud (e.g. the qemu compute driver)
+        self.extra_env = dict(extra_env or {})
         self.start_timeout = start_timeout or int(os.environ.get("CONFORMANCE_START_TIMEOUT", "180"))
         self.log_path = log_path or os.path.join(bootstrap.BUILD_DIR, "conformance", "oxstack.log")
         self.proc = None
@@ -310,6 +313,7 @@ class OxstackCloud(Cloud):
             env["OXSTACK_%s__PORT" % key] = str(port)
         env["OXSTACK_SERVER__BIND_HOST"] = host
         env.update(identity_settings())
+        env.update(self.extra_env)
         open(self.log_path, "wb").close()
         logf = open(self.log_path, "ab")
         cmd = [binary, "up", "--data-dir", self.data_dir]
@@ -356,10 +360,41 @@ class OxstackCloud(Cloud):
             if self._reader:
                 self._reader.join(timeout=5)
             self.proc.stdout.close()
+        if self.data_dir:
+            kill_guests(os.path.join(self.data_dir, "instances"))
         if self.tmp_root and not self.keep_data:
             shutil.rmtree(self.tmp_root, ignore_errors=True)
         elif self.tmp_root:
             log("kept data dir %s" % self.data_dir)
+
+
+def guest_pids(instances_dir):
+    """The qemu processes of the qemu driver's guests under INSTANCES_DIR: the pid in each
+    <uuid>/qemu.pid whose command line names that instance's QMP socket (so a reused pid
+    is never taken for a guest)."""
+    pids = []
+    for pidfile in sorted(glob.glob(os.path.join(instances_dir, "*", "qemu.pid"))):
+        try:
+            with open(pidfile) as f:
+                pid = int(f.read().strip())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmdline = f.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            continue
+        if os.path.join(os.path.dirname(pidfile), "qmp.sock") in cmdline:
+            pids.append(pid)
+    return pids
+
+
+def kill_guests(instances_dir):
+    """SIGKILL the guests the cloud left running: qemu daemonizes into a session of its
+    own, so stopping the cloud's process group does not reach it."""
+    for pid in guest_pids(instances_dir):
+        log("killing guest qemu %d left running under %s" % (pid, instances_dir))
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def make_cloud(external_cloud=None, external_cloud_name="oxstack", keep_data=False):

@@ -1,7 +1,8 @@
 //! The qemu driver against a real qemu-system-x86_64 under TCG: boots the test guest
 //! (scripts/test-guest: a Debian kernel and a busybox initramfs) through the compute API,
 //! reads its console, stops/starts/reboots/pauses it, checks the process table and QMP (not
-//! the database), hot-plugs a volume (kept across a hard reboot) and unplugs it, lets the
+//! the database), hot-plugs a volume (the guest prints the disk and its size; kept across a
+//! hard reboot) and unplugs it (the guest sees it go), lets the
 //! power-state sync notice a guest that went away, restarts the agent without touching the
 //! guest, and deletes it leaving nothing behind.
 //!
@@ -473,6 +474,13 @@ async fn a_real_guest_through_the_api() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["volumeAttachment"]["device"], "/dev/vdb");
     assert!(c.block_nodes(&id).await.contains(&node), "not plugged");
+    // The guest sees it (vda is the root disk, vdb the config drive) and its size.
+    c.wait_console(
+        &id,
+        "disk added: vdc 16777216 bytes",
+        Duration::from_secs(30),
+    )
+    .await;
     let boots = c.console(&id, None).await.matches(MARKER).count();
     let r = c.action(&id, json!({"reboot": {"type": "HARD"}})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
@@ -502,6 +510,8 @@ async fn a_real_guest_through_the_api() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(!c.block_nodes(&id).await.contains(&node), "still plugged");
+    c.wait_console(&id, "disk removed: vdc", Duration::from_secs(30))
+        .await;
     assert_eq!(c.pid(&id), Some(pid4));
 
     // The guest goes away behind our back: the power-state sync records SHUTOFF.

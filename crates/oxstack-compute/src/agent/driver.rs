@@ -65,6 +65,11 @@ pub struct VolumeSpec {
     /// 0 for the disk the server boots from (a volume-backed server has no image).
     #[serde(default)]
     pub boot_index: Option<i64>,
+    /// The boot volume's `volume_image_metadata` (the properties of the image it was made
+    /// from): a volume-backed server boots the `kernel_id`/`ramdisk_id` named there, as
+    /// Nova's does. `None` for other volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_metadata: Option<serde_json::Value>,
 }
 
 /// The resources of the host a driver runs.

@@ -51,6 +51,7 @@ impl Agent {
                 device_name: bdm.device_name.clone().unwrap_or_default(),
                 connection_info,
                 boot_index: None,
+                image_metadata: None,
             };
             self.opts
                 .driver
@@ -180,11 +181,24 @@ impl Agent {
                     .attachment_update(&i.project_id, &attachment, &connector)
                     .await
                     .map_err(|e| error_chain(&e))?;
+                // The boot volume carries the properties of its image (a kernel to boot).
+                let image_metadata = if m.boot_index == Some(0) {
+                    client
+                        .volume_show(&i.project_id, &volume_id)
+                        .await
+                        .map_err(|e| error_chain(&e))?
+                        .map(|v| v.image_metadata)
+                        .filter(|md| !md.is_empty())
+                        .map(Value::Object)
+                } else {
+                    None
+                };
                 Ok::<_, String>(VolumeSpec {
                     volume_id: volume_id.clone(),
                     device_name: device,
                     connection_info,
                     boot_index: m.boot_index,
+                    image_metadata,
                 })
             }
             .await;

@@ -47,6 +47,9 @@ pub struct VolumeInfo {
     pub migration_status: Option<String>,
     /// The servers it is attached to, with their attachment ids.
     pub attachments: Vec<(String, String)>,
+    /// Cinder's `volume_image_metadata`: the Glance properties of the image it was made
+    /// from (`kernel_id`, `ramdisk_id`, `os_command_line`, ...).
+    pub image_metadata: serde_json::Map<String, Value>,
 }
 
 /// An attachment as Cinder answers it.
@@ -209,6 +212,11 @@ fn volume_info(v: &Value) -> VolumeInfo {
                     .map(|x| (s(x, "server_id"), s(x, "attachment_id")))
                     .collect()
             })
+            .unwrap_or_default(),
+        image_metadata: v
+            .get("volume_image_metadata")
+            .and_then(Value::as_object)
+            .cloned()
             .unwrap_or_default(),
     }
 }

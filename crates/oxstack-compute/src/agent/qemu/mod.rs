@@ -100,6 +100,9 @@ pub struct QemuDriver {
     fetches: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// The longest unix socket path (`sun_path` is 108 bytes with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
 fn err(context: &str, e: impl std::fmt::Display) -> DriverError {
     DriverError(format!("{context}: {e}"))
 }
@@ -108,6 +111,21 @@ impl QemuDriver {
     /// Checks the tools, picks the accelerator (logged) and sizes the host. Blocking: call
     /// it before serving (it runs the KVM probe).
     pub fn new(opts: QemuOptions) -> Result<QemuDriver, DriverError> {
+        // qemu cannot bind a unix socket whose path is longer than `sun_path` allows:
+        // refused here, not at every server's start.
+        let sock = opts
+            .instances_path
+            .join("00000000-0000-0000-0000-000000000000")
+            .join("qmp.sock");
+        if sock.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(DriverError(format!(
+                "the instances path {} is too long: a guest's QMP socket ({} bytes) must fit \
+                 the {MAX_SOCKET_PATH} bytes of a unix socket path; set \
+                 compute.qemu.instances_path to a shorter directory",
+                opts.instances_path.display(),
+                sock.as_os_str().len()
+            )));
+        }
         let c = &opts.config;
         let out = std::process::Command::new(&c.binary)
             .arg("--version")
@@ -399,7 +417,8 @@ impl QemuDriver {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| err("instance directory", e))?;
-        // A volume-backed server boots from its volume: no image, no overlay.
+        // A volume-backed server boots from its volume: no image, no overlay; the
+        // properties of the image the volume was made from may name a kernel to boot.
         let root_volume = spec
             .volumes
             .iter()
@@ -407,7 +426,7 @@ impl QemuDriver {
             .cloned();
         let meta = if let Some(v) = &root_volume {
             volumes::blockdev(v)?;
-            Value::Null
+            v.image_metadata.clone().unwrap_or(Value::Null)
         } else {
             let (image, meta) = self.cached_image(&spec.image_ref).await?;
             let fmt = match meta["disk_format"].as_str() {
@@ -525,7 +544,12 @@ pub fn command_line(c: &QemuConfig, accel: Accel, dir: &Path, l: &Launch) -> Vec
             a.push("-blockdev".into());
             a.push(b.to_string());
             a.push("-device".into());
-            a.push(format!("virtio-blk-pci,drive={id},id={id},bootindex=0"));
+            // A direct kernel boot holds boot index 0 (qemu's linuxboot ROM) already.
+            if l.kernel.is_some() {
+                a.push(format!("virtio-blk-pci,drive={id},id={id}"));
+            } else {
+                a.push(format!("virtio-blk-pci,drive={id},id={id},bootindex=0"));
+            }
         }
         // An unusable root volume was refused at spawn; the image overlay otherwise.
         _ => {
@@ -1038,6 +1062,25 @@ pub(crate) mod tests {
                 "file=/i/u/disk.config,format=raw,if=virtio,index=3,readonly=on",
             ]
         );
+    }
+
+    #[test]
+    fn an_instances_path_too_long_for_a_qmp_socket_is_refused() {
+        let opts = |path: &str| QemuOptions {
+            config: QemuConfig {
+                binary: "/nonexistent/qemu".into(),
+                ..Default::default()
+            },
+            instances_path: path.into(),
+            image: Arc::new(crate::clients::FakeImageClient::default()),
+            tokens: Arc::new(crate::clients::StaticToken("t".into())),
+        };
+        let long = format!("/{}", "d".repeat(61));
+        let e = QemuDriver::new(opts(&long)).expect_err("too long");
+        assert!(e.0.contains("too long"), "{}", e.0);
+        // 61 bytes fit (it fails later, on the missing binary).
+        let e = QemuDriver::new(opts(&long[..61])).expect_err("no qemu");
+        assert!(e.0.contains("cannot run"), "{}", e.0);
     }
 
     #[test]

@@ -232,6 +232,7 @@ mod tests {
                 "device_path": format!("/v/volume-{id}.{format}"), "format": format,
                 "access_mode": "rw"}}),
             boot_index: None,
+            image_metadata: None,
         }
     }
 
@@ -300,5 +301,24 @@ mod tests {
             "virtio-blk-pci,drive={n},id={n},bootindex=0",
             n = node_name(id)
         )));
+        // Made from an image with a kernel: qemu boots the kernel (its boot index 0) with
+        // the volume as vda.
+        let l = Launch {
+            kernel: Some("/b/k".into()),
+            initrd: Some("/b/r".into()),
+            ..l
+        };
+        let a = super::super::command_line(
+            &crate::config::QemuConfig::default(),
+            super::super::Accel::Tcg,
+            Path::new("/i/u"),
+            &l,
+        );
+        assert!(a.contains(&format!(
+            "virtio-blk-pci,drive={n},id={n}",
+            n = node_name(id)
+        )));
+        assert!(!a.iter().any(|x| x.contains("bootindex")), "{a:?}");
+        assert!(a.contains(&"/b/k".to_string()));
     }
 }
