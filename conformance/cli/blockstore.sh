@@ -53,6 +53,34 @@ ok "volume is available after extend" wait_status volume "$VID" available
 expect_eq "volume size after extend" "2" openstack volume show "$VID" -f value -c size
 expect_fail "volume set --size 1 (shrinking is refused)" openstack volume set --size 1 "$VID"
 
+# ------------------------------------------------------------------ volumes and images
+WORK=$(mktemp -d)
+defer rm -rf "$WORK"
+head -c 3145728 /dev/urandom >"$WORK/disk.raw"
+ok "image create (3 MiB raw)" \
+  openstack image create --disk-format raw --container-format bare --file "$WORK/disk.raw" "$P-img" -f json
+IMGID=$(jget id)
+export IMGID
+defer openstack image delete "$IMGID"
+expect_json "volume create --image" 'd["size"] == 1' \
+  openstack volume create --image "$IMGID" --size 1 "$V-from-image" -f json
+V4ID=$(jget id)
+defer openstack volume delete --force "$V4ID"
+ok "volume from image becomes available" wait_status volume "$V4ID" available
+expect_json "volume from image: bootable, with the image's metadata" \
+  'd["bootable"] in (True, "true") and E["IMGID"] in str(d["volume_image_metadata"])' \
+  openstack volume show "$V4ID" -f json
+expect_json "image create --volume (upload to image)" 'd["image_name"] == E["P"] + "-up"' \
+  openstack image create --volume "$V4ID" --disk-format raw --container-format bare "$P-up" -f json
+UPID=$(jget image_id)
+defer openstack image delete "$UPID"
+ok "the uploaded image becomes active" sh -c "for i in \$(seq 60); do [ \"\$(openstack image show $UPID -f value -c status)\" = active ] && exit 0; sleep 1; done; exit 1"
+ok "the volume is available again" wait_status volume "$V4ID" available
+ok "image save (the uploaded image)" openstack image save --file "$WORK/up.raw" "$UPID"
+ok "the image holds the volume's bytes: the source image's, then zeros to 1 GiB" \
+  sh -c "[ \$(stat -c %s '$WORK/up.raw') = 1073741824 ] && cmp -n 3145728 '$WORK/disk.raw' '$WORK/up.raw' && [ -z \"\$(tail -c +3145729 '$WORK/up.raw' | tr -d '\\0' | head -c 1)\" ]"
+ok "volume delete (from image)" openstack volume delete "$V4ID"
+
 # ------------------------------------------------------------------ snapshots
 S="$P-snap"; export S
 expect_json "volume snapshot create" 'd["name"] == E["S"] and d["size"] == 2' \
