@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use md5::Digest as _;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// A stream of data chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -99,49 +99,123 @@ impl FileStore {
     }
 }
 
+/// How many bytes of a body are gathered before they go to a blocking thread to be hashed and
+/// written: a hop to the blocking pool per batch rather than per network chunk.
+const WRITE_BATCH: usize = 1 << 20;
+
+/// The file an upload is going to, moved to a blocking thread for each batch. The file is
+/// created with the first batch, so a small object needs one hop in all (create, write, sync,
+/// rename).
+#[derive(Debug)]
+struct Upload {
+    tmp: PathBuf,
+    file: Option<std::fs::File>,
+    md5: md5::Md5,
+}
+
+impl Upload {
+    fn write(&mut self, chunks: &[Bytes]) -> io::Result<()> {
+        use std::io::Write as _;
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(std::fs::File::create(&self.tmp)?),
+        };
+        for c in chunks {
+            self.md5.update(c);
+            file.write_all(c)?;
+        }
+        Ok(())
+    }
+
+    /// Syncs the data, moves it to `dest` and syncs the directory (and a new fan-out
+    /// directory's parent); returns the md5.
+    fn finish(mut self, dest: &Path) -> io::Result<String> {
+        self.write(&[])?;
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        if !dir.is_dir() {
+            // A new fan-out directory: its own entry must be durable too.
+            std::fs::create_dir_all(&dir)?;
+            if let Some(parent) = dir.parent() {
+                std::fs::File::open(parent)?.sync_all()?;
+            }
+        }
+        std::fs::rename(&self.tmp, dest)?;
+        std::fs::File::open(&dir)?.sync_all()?;
+        Ok(hex::encode(self.md5.finalize()))
+    }
+}
+
+fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, DataError> {
+    r.map_err(|e| DataError::Io(io::Error::other(e)))
+}
+
 #[async_trait]
 impl DataStore for FileStore {
     async fn put(&self, key: &str, mut body: ByteStream, limit: u64) -> Result<Written, DataError> {
         let dest = self.path(key)?;
         let tmp = self.root.join("tmp").join(format!("{key}.part"));
+        let mut idle = Some(Upload {
+            tmp: tmp.clone(),
+            file: None,
+            md5: md5::Md5::new(),
+        });
+        // At most one batch is being written while the next one is read from the network.
+        let mut busy: Option<tokio::task::JoinHandle<(Upload, io::Result<()>)>> = None;
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await.map_err(DataError::Io)?;
-            let mut md5 = md5::Md5::new();
-            let mut size = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(DataError::Input)?;
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(DataError::TooLarge { limit });
-                }
-                md5.update(&chunk);
-                file.write_all(&chunk).await.map_err(DataError::Io)?;
-            }
-            file.sync_all().await.map_err(DataError::Io)?;
-            drop(file);
-            let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-            let (tmp2, dest2) = (tmp.clone(), dest.clone());
-            tokio::task::spawn_blocking(move || -> io::Result<()> {
-                if !dir.is_dir() {
-                    // A new fan-out directory: its own entry must be durable too.
-                    std::fs::create_dir_all(&dir)?;
-                    if let Some(parent) = dir.parent() {
-                        std::fs::File::open(parent)?.sync_all()?;
+            let (mut batch, mut batch_len, mut size) = (Vec::new(), 0usize, 0u64);
+            loop {
+                let chunk = body.next().await.transpose().map_err(DataError::Input)?;
+                let end = chunk.is_none();
+                if let Some(chunk) = chunk {
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Err(DataError::TooLarge { limit });
+                    }
+                    batch_len += chunk.len();
+                    batch.push(chunk);
+                    if batch_len < WRITE_BATCH {
+                        continue;
                     }
                 }
-                std::fs::rename(&tmp2, &dest2)?;
-                std::fs::File::open(&dir)?.sync_all()
-            })
-            .await
-            .map_err(|e| DataError::Io(io::Error::other(e)))?
-            .map_err(DataError::Io)?;
-            Ok(Written {
-                size,
-                md5: hex::encode(md5.finalize()),
-            })
+                let mut up = match busy.take() {
+                    Some(task) => {
+                        let (up, r) = joined(task.await)?;
+                        r.map_err(DataError::Io)?;
+                        up
+                    }
+                    None => idle
+                        .take()
+                        .ok_or_else(|| DataError::Io(io::Error::other("no upload")))?,
+                };
+                let chunks = std::mem::take(&mut batch);
+                batch_len = 0;
+                if end {
+                    let dest = dest.clone();
+                    let md5 = joined(
+                        tokio::task::spawn_blocking(move || {
+                            up.write(&chunks)?;
+                            up.finish(&dest)
+                        })
+                        .await,
+                    )?
+                    .map_err(DataError::Io)?;
+                    return Ok(Written { size, md5 });
+                }
+                busy = Some(tokio::task::spawn_blocking(move || {
+                    let r = up.write(&chunks);
+                    (up, r)
+                }));
+            }
         }
         .await;
         if result.is_err() {
+            // A batch still being written may create the file: let it finish first.
+            if let Some(task) = busy {
+                let _ = task.await;
+            }
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         result
