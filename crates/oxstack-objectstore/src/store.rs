@@ -107,6 +107,16 @@ pub struct Object {
     pub meta: Meta,
 }
 
+/// An object as a container listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    pub name: String,
+    pub size: i64,
+    pub etag: String,
+    pub content_type: String,
+    pub created_at: i64,
+}
+
 /// Count and bytes of a container or account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -165,6 +175,7 @@ fn object_id(account: &str, container: &str, name: &str) -> String {
 
 const OBJ_COLUMNS: &str =
     "account, container, name, size, etag, content_type, created_at, delete_at, data_key, meta";
+const ENTRY_COLUMNS: &str = "name, size, etag, content_type, created_at";
 
 /// The listing database.
 #[derive(Debug, Clone)]
@@ -619,12 +630,51 @@ impl Store {
         q: &ListQuery,
         now: i64,
     ) -> Result<Vec<Object>> {
+        let rows = self
+            .object_rows(OBJ_COLUMNS, account, container, q, now)
+            .await?;
+        rows.iter().map(Self::object_from_row).collect()
+    }
+
+    /// A page of a container's live objects with only what a listing shows: reads and
+    /// converts half the columns of [`object_list`](Self::object_list) and parses no metadata.
+    pub async fn object_entries(
+        &self,
+        account: &str,
+        container: &str,
+        q: &ListQuery,
+        now: i64,
+    ) -> Result<Vec<ObjectEntry>> {
+        let rows = self
+            .object_rows(ENTRY_COLUMNS, account, container, q, now)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ObjectEntry {
+                    name: r.try_get("name")?,
+                    size: r.try_get("size")?,
+                    etag: r.try_get("etag")?,
+                    content_type: r.try_get("content_type")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn object_rows(
+        &self,
+        columns: &str,
+        account: &str,
+        container: &str,
+        q: &ListQuery,
+        now: i64,
+    ) -> Result<Vec<AnyRow>> {
         let (cond, binds) = bounds(q);
         let order = if q.reverse { "DESC" } else { "ASC" };
         let mut query = self
             .db
             .query(format!(
-                "SELECT {OBJ_COLUMNS} FROM objstore_object WHERE account = ? AND container = ? AND (delete_at IS NULL OR delete_at > ?){cond} ORDER BY name {order} LIMIT {}",
+                "SELECT {columns} FROM objstore_object WHERE account = ? AND container = ? AND (delete_at IS NULL OR delete_at > ?){cond} ORDER BY name {order} LIMIT {}",
                 q.limit
             ))
             .bind(account.to_string())
@@ -633,8 +683,7 @@ impl Store {
         for b in binds {
             query = query.bind(b);
         }
-        let rows = query.fetch_all(self.db.pool()).await?;
-        rows.iter().map(Self::object_from_row).collect()
+        Ok(query.fetch_all(self.db.pool()).await?)
     }
 
     /// The data key of every row, expired or not (for the start-up reconciliation).
