@@ -150,8 +150,10 @@ impl Upload {
 
 /// Bytes a GET reads per hop to the blocking pool. The next block is read while the current
 /// one is sent, so a cold object streams at the disk's speed rather than at read, send,
-/// read, send.
-const READ_BLOCK: u64 = 1 << 20;
+/// read, send. 512 KiB: cold 4-stream reads ran at 1.3-1.4 GB/s as with 1 MiB blocks
+/// (256 KiB: 0.8-1.0 GB/s), and 1 MiB blocks left ~12 MiB more resident in the allocator's
+/// per-thread arenas.
+const READ_BLOCK: u64 = 512 << 10;
 
 /// Up to `want` bytes from the file's position (fewer only at its end).
 fn read_block(file: std::fs::File, want: u64) -> io::Result<(std::fs::File, Vec<u8>)> {

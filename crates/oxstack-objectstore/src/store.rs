@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::TryStreamExt as _;
 use oxstack_common::db::{Db, Engine, Migration};
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
@@ -630,10 +631,15 @@ impl Store {
         q: &ListQuery,
         now: i64,
     ) -> Result<Vec<Object>> {
-        let rows = self
-            .object_rows(OBJ_COLUMNS, account, container, q, now)
-            .await?;
-        rows.iter().map(Self::object_from_row).collect()
+        self.object_rows(
+            OBJ_COLUMNS,
+            account,
+            container,
+            q,
+            now,
+            Self::object_from_row,
+        )
+        .await
     }
 
     /// A page of a container's live objects with only what a listing shows: reads and
@@ -645,30 +651,29 @@ impl Store {
         q: &ListQuery,
         now: i64,
     ) -> Result<Vec<ObjectEntry>> {
-        let rows = self
-            .object_rows(ENTRY_COLUMNS, account, container, q, now)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ObjectEntry {
-                    name: r.try_get("name")?,
-                    size: r.try_get("size")?,
-                    etag: r.try_get("etag")?,
-                    content_type: r.try_get("content_type")?,
-                    created_at: r.try_get("created_at")?,
-                })
+        self.object_rows(ENTRY_COLUMNS, account, container, q, now, |r| {
+            Ok(ObjectEntry {
+                name: r.try_get("name")?,
+                size: r.try_get("size")?,
+                etag: r.try_get("etag")?,
+                content_type: r.try_get("content_type")?,
+                created_at: r.try_get("created_at")?,
             })
-            .collect()
+        })
+        .await
     }
 
-    async fn object_rows(
+    /// A listing page's rows, each converted as it arrives (a page of 10,000 rows is never
+    /// held as rows all at once).
+    async fn object_rows<T>(
         &self,
         columns: &str,
         account: &str,
         container: &str,
         q: &ListQuery,
         now: i64,
-    ) -> Result<Vec<AnyRow>> {
+        convert: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let (cond, binds) = bounds(q);
         let order = if q.reverse { "DESC" } else { "ASC" };
         let mut query = self
@@ -683,7 +688,12 @@ impl Store {
         for b in binds {
             query = query.bind(b);
         }
-        Ok(query.fetch_all(self.db.pool()).await?)
+        let mut rows = query.fetch(self.db.pool());
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            out.push(convert(&r)?);
+        }
+        Ok(out)
     }
 
     /// The data key of every row, expired or not (for the start-up reconciliation).
