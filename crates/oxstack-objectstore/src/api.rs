@@ -20,7 +20,7 @@ use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 
 use crate::app::{App, Op, Part, now_us, once};
-use crate::store::{Container, ContainerDelete, ListQuery, Meta, Object};
+use crate::store::{Container, ContainerDelete, ListQuery, Meta, Object, ObjectEntry};
 
 type AppState = State<Arc<App>>;
 
@@ -330,7 +330,7 @@ fn listing_response(
     fmt: Format,
     headers: Vec<(String, String)>,
     plain: Vec<String>,
-    json_items: Vec<Value>,
+    json: String,
     xml: String,
     head: bool,
 ) -> Response {
@@ -360,10 +360,7 @@ fn listing_response(
             "text/plain; charset=utf-8",
             plain.into_iter().map(|n| n + "\n").collect::<String>(),
         ),
-        Format::Json => (
-            "application/json; charset=utf-8",
-            Value::Array(json_items).to_string(),
-        ),
+        Format::Json => ("application/json; charset=utf-8", json),
         Format::Xml => ("application/xml; charset=utf-8", xml),
     };
     let mut r = Response::builder().status(StatusCode::OK);
@@ -477,7 +474,7 @@ async fn account(
                 fmt,
                 headers,
                 plain,
-                items,
+                Value::Array(items).to_string(),
                 xml,
                 method == Method::HEAD,
             ))
@@ -690,10 +687,10 @@ async fn container_listing(
     }
     let limit = lq.limit as usize;
     let now = now_us();
-    let mut entries: Vec<Result<Object, String>> = Vec::new();
+    let mut entries: Vec<Result<ObjectEntry, String>> = Vec::new();
     let prefix_len = lq.prefix.as_deref().unwrap_or_default().len();
     'outer: loop {
-        let rows = app.store.object_list(account, &c.name, &lq, now).await?;
+        let rows = app.store.object_entries(account, &c.name, &lq, now).await?;
         if rows.is_empty() {
             break;
         }
@@ -728,34 +725,67 @@ async fn container_listing(
             break;
         }
     }
-    let mut plain = Vec::new();
-    let mut items = Vec::new();
-    let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"{}\">",
-        xml_escape(&c.name)
-    );
-    for e in entries {
-        match e {
-            Ok(o) => {
-                plain.push(o.name.clone());
-                items.push(json!({"name": o.name, "hash": o.etag, "bytes": o.size, "content_type": o.content_type, "last_modified": iso_date(o.created_at)}));
-                xml.push_str(&format!(
-                    "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
-                    xml_escape(&o.name), o.etag, o.size, xml_escape(&o.content_type), iso_date(o.created_at)
-                ));
+    // Only the format asked for is rendered. JSON keys are in the order a `json!` map
+    // (sorted) gave them before, so the bytes are unchanged.
+    #[derive(serde::Serialize)]
+    #[serde(untagged)]
+    enum Item<'a> {
+        Object {
+            bytes: i64,
+            content_type: &'a str,
+            hash: &'a str,
+            last_modified: String,
+            name: &'a str,
+        },
+        Subdir {
+            subdir: &'a str,
+        },
+    }
+    let (mut plain, mut json, mut xml) = (Vec::new(), String::new(), String::new());
+    match fmt {
+        Format::Plain => {
+            plain = entries
+                .into_iter()
+                .map(|e| e.map_or_else(|sub| sub, |o| o.name))
+                .collect();
+        }
+        Format::Json => {
+            let items: Vec<Item> = entries
+                .iter()
+                .map(|e| match e {
+                    Ok(o) => Item::Object {
+                        bytes: o.size,
+                        content_type: &o.content_type,
+                        hash: &o.etag,
+                        last_modified: iso_date(o.created_at),
+                        name: &o.name,
+                    },
+                    Err(sub) => Item::Subdir { subdir: sub },
+                })
+                .collect();
+            json = serde_json::to_string(&items).map_err(|e| Error::internal("listing", e))?;
+        }
+        Format::Xml => {
+            xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"{}\">",
+                xml_escape(&c.name)
+            );
+            for e in entries {
+                match e {
+                    Ok(o) => xml.push_str(&format!(
+                        "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
+                        xml_escape(&o.name), o.etag, o.size, xml_escape(&o.content_type), iso_date(o.created_at)
+                    )),
+                    Err(sub) => xml.push_str(&format!(
+                        "<subdir name=\"{0}\"><name>{0}</name></subdir>",
+                        xml_escape(&sub)
+                    )),
+                }
             }
-            Err(sub) => {
-                plain.push(sub.clone());
-                items.push(json!({"subdir": sub}));
-                xml.push_str(&format!(
-                    "<subdir name=\"{0}\"><name>{0}</name></subdir>",
-                    xml_escape(&sub)
-                ));
-            }
+            xml.push_str("</container>");
         }
     }
-    xml.push_str("</container>");
-    Ok(listing_response(fmt, headers, plain, items, xml, head))
+    Ok(listing_response(fmt, headers, plain, json, xml, head))
 }
 
 // ---------------------------------------------------------------- objects

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use md5::Digest as _;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use std::io::{Read as _, Seek as _};
 
 /// A stream of data chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -99,49 +99,154 @@ impl FileStore {
     }
 }
 
+/// How many bytes of a body are gathered before they go to a blocking thread to be hashed and
+/// written: a hop to the blocking pool per batch rather than per network chunk.
+const WRITE_BATCH: usize = 1 << 20;
+
+/// The file an upload is going to, moved to a blocking thread for each batch. The file is
+/// created with the first batch, so a small object needs one hop in all (create, write, sync,
+/// rename).
+#[derive(Debug)]
+struct Upload {
+    tmp: PathBuf,
+    file: Option<std::fs::File>,
+    md5: md5::Md5,
+}
+
+impl Upload {
+    fn write(&mut self, chunks: &[Bytes]) -> io::Result<()> {
+        use std::io::Write as _;
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(std::fs::File::create(&self.tmp)?),
+        };
+        for c in chunks {
+            self.md5.update(c);
+            file.write_all(c)?;
+        }
+        Ok(())
+    }
+
+    /// Syncs the data, moves it to `dest` and syncs the directory (and a new fan-out
+    /// directory's parent); returns the md5.
+    fn finish(mut self, dest: &Path) -> io::Result<String> {
+        self.write(&[])?;
+        if let Some(f) = self.file.take() {
+            f.sync_all()?;
+        }
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        if !dir.is_dir() {
+            // A new fan-out directory: its own entry must be durable too.
+            std::fs::create_dir_all(&dir)?;
+            if let Some(parent) = dir.parent() {
+                std::fs::File::open(parent)?.sync_all()?;
+            }
+        }
+        std::fs::rename(&self.tmp, dest)?;
+        std::fs::File::open(&dir)?.sync_all()?;
+        Ok(hex::encode(self.md5.finalize()))
+    }
+}
+
+/// Bytes a GET reads per hop to the blocking pool. The next block is read while the current
+/// one is sent, so a cold object streams at the disk's speed rather than at read, send,
+/// read, send. 512 KiB: cold 4-stream reads ran at 1.3-1.4 GB/s as with 1 MiB blocks
+/// (256 KiB: 0.8-1.0 GB/s), and 1 MiB blocks left ~12 MiB more resident in the allocator's
+/// per-thread arenas.
+const READ_BLOCK: u64 = 512 << 10;
+
+/// Up to `want` bytes from the file's position (fewer only at its end).
+fn read_block(file: std::fs::File, want: u64) -> io::Result<(std::fs::File, Vec<u8>)> {
+    let mut buf = Vec::with_capacity(want as usize);
+    let mut part = file.take(want);
+    part.read_to_end(&mut buf)?;
+    Ok((part.into_inner(), buf))
+}
+
+type ReadTask = tokio::task::JoinHandle<io::Result<(std::fs::File, Vec<u8>)>>;
+
+/// Starts reading the block after one of `got` bytes (of `want` asked) when more is wanted:
+/// the task, what it asks for and what is left after it.
+fn read_ahead(file: std::fs::File, got: u64, want: u64, left: u64) -> Option<(ReadTask, u64, u64)> {
+    if got < want || left == 0 {
+        return None;
+    }
+    let next = left.min(READ_BLOCK);
+    Some((
+        tokio::task::spawn_blocking(move || read_block(file, next)),
+        next,
+        left - next,
+    ))
+}
+
+fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, DataError> {
+    r.map_err(|e| DataError::Io(io::Error::other(e)))
+}
+
 #[async_trait]
 impl DataStore for FileStore {
     async fn put(&self, key: &str, mut body: ByteStream, limit: u64) -> Result<Written, DataError> {
         let dest = self.path(key)?;
         let tmp = self.root.join("tmp").join(format!("{key}.part"));
+        let mut idle = Some(Upload {
+            tmp: tmp.clone(),
+            file: None,
+            md5: md5::Md5::new(),
+        });
+        // At most one batch is being written while the next one is read from the network.
+        let mut busy: Option<tokio::task::JoinHandle<(Upload, io::Result<()>)>> = None;
         let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await.map_err(DataError::Io)?;
-            let mut md5 = md5::Md5::new();
-            let mut size = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(DataError::Input)?;
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(DataError::TooLarge { limit });
-                }
-                md5.update(&chunk);
-                file.write_all(&chunk).await.map_err(DataError::Io)?;
-            }
-            file.sync_all().await.map_err(DataError::Io)?;
-            drop(file);
-            let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
-            let (tmp2, dest2) = (tmp.clone(), dest.clone());
-            tokio::task::spawn_blocking(move || -> io::Result<()> {
-                if !dir.is_dir() {
-                    // A new fan-out directory: its own entry must be durable too.
-                    std::fs::create_dir_all(&dir)?;
-                    if let Some(parent) = dir.parent() {
-                        std::fs::File::open(parent)?.sync_all()?;
+            let (mut batch, mut batch_len, mut size) = (Vec::new(), 0usize, 0u64);
+            loop {
+                let chunk = body.next().await.transpose().map_err(DataError::Input)?;
+                let end = chunk.is_none();
+                if let Some(chunk) = chunk {
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Err(DataError::TooLarge { limit });
+                    }
+                    batch_len += chunk.len();
+                    batch.push(chunk);
+                    if batch_len < WRITE_BATCH {
+                        continue;
                     }
                 }
-                std::fs::rename(&tmp2, &dest2)?;
-                std::fs::File::open(&dir)?.sync_all()
-            })
-            .await
-            .map_err(|e| DataError::Io(io::Error::other(e)))?
-            .map_err(DataError::Io)?;
-            Ok(Written {
-                size,
-                md5: hex::encode(md5.finalize()),
-            })
+                let mut up = match busy.take() {
+                    Some(task) => {
+                        let (up, r) = joined(task.await)?;
+                        r.map_err(DataError::Io)?;
+                        up
+                    }
+                    None => idle
+                        .take()
+                        .ok_or_else(|| DataError::Io(io::Error::other("no upload")))?,
+                };
+                let chunks = std::mem::take(&mut batch);
+                batch_len = 0;
+                if end {
+                    let dest = dest.clone();
+                    let md5 = joined(
+                        tokio::task::spawn_blocking(move || {
+                            up.write(&chunks)?;
+                            up.finish(&dest)
+                        })
+                        .await,
+                    )?
+                    .map_err(DataError::Io)?;
+                    return Ok(Written { size, md5 });
+                }
+                busy = Some(tokio::task::spawn_blocking(move || {
+                    let r = up.write(&chunks);
+                    (up, r)
+                }));
+            }
         }
         .await;
         if result.is_err() {
+            // A batch still being written may create the file: let it finish first.
+            if let Some(task) = busy {
+                let _ = task.await;
+            }
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         result
@@ -149,34 +254,36 @@ impl DataStore for FileStore {
 
     async fn get(&self, key: &str, offset: u64, len: Option<u64>) -> Result<ByteStream, DataError> {
         let path = self.path(key)?;
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
+        let remaining = len.unwrap_or(u64::MAX);
+        let want = remaining.min(READ_BLOCK);
+        // Opening, seeking and reading the first block take one hop to the blocking pool.
+        let first = tokio::task::spawn_blocking(move || {
+            let mut file = std::fs::File::open(&path)?;
+            if offset > 0 {
+                file.seek(io::SeekFrom::Start(offset))?;
+            }
+            read_block(file, want)
+        });
+        let (file, block) = joined(first.await)?.map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 DataError::NotFound(key.into())
             } else {
                 DataError::Io(e)
             }
         })?;
-        if offset > 0 {
-            file.seek(io::SeekFrom::Start(offset))
-                .await
-                .map_err(DataError::Io)?;
-        }
-        let remaining = len.unwrap_or(u64::MAX);
-        let stream = futures_util::stream::try_unfold(
-            (file, remaining),
-            |(mut file, remaining)| async move {
-                if remaining == 0 {
+        let next = read_ahead(file, block.len() as u64, want, remaining - want);
+        let stream = futures_util::stream::once(async move { Ok(Bytes::from(block)) }).chain(
+            futures_util::stream::try_unfold(next, |next| async move {
+                let Some((task, want, left)) = next else {
+                    return Ok(None);
+                };
+                let (file, block) = task.await.map_err(io::Error::other)??;
+                if block.is_empty() {
                     return Ok(None);
                 }
-                let want = remaining.min(256 * 1024) as usize;
-                let mut buf = vec![0u8; want];
-                let n = file.read(&mut buf).await?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                buf.truncate(n);
-                Ok(Some((Bytes::from(buf), (file, remaining - n as u64))))
-            },
+                let next = read_ahead(file, block.len() as u64, want, left);
+                Ok(Some((Bytes::from(block), next)))
+            }),
         );
         Ok(Box::pin(stream))
     }

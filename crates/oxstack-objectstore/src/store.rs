@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::TryStreamExt as _;
 use oxstack_common::db::{Db, Engine, Migration};
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
@@ -107,6 +108,16 @@ pub struct Object {
     pub meta: Meta,
 }
 
+/// An object as a container listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    pub name: String,
+    pub size: i64,
+    pub etag: String,
+    pub content_type: String,
+    pub created_at: i64,
+}
+
 /// Count and bytes of a container or account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -165,6 +176,7 @@ fn object_id(account: &str, container: &str, name: &str) -> String {
 
 const OBJ_COLUMNS: &str =
     "account, container, name, size, etag, content_type, created_at, delete_at, data_key, meta";
+const ENTRY_COLUMNS: &str = "name, size, etag, content_type, created_at";
 
 /// The listing database.
 #[derive(Debug, Clone)]
@@ -619,12 +631,55 @@ impl Store {
         q: &ListQuery,
         now: i64,
     ) -> Result<Vec<Object>> {
+        self.object_rows(
+            OBJ_COLUMNS,
+            account,
+            container,
+            q,
+            now,
+            Self::object_from_row,
+        )
+        .await
+    }
+
+    /// A page of a container's live objects with only what a listing shows: reads and
+    /// converts half the columns of [`object_list`](Self::object_list) and parses no metadata.
+    pub async fn object_entries(
+        &self,
+        account: &str,
+        container: &str,
+        q: &ListQuery,
+        now: i64,
+    ) -> Result<Vec<ObjectEntry>> {
+        self.object_rows(ENTRY_COLUMNS, account, container, q, now, |r| {
+            Ok(ObjectEntry {
+                name: r.try_get("name")?,
+                size: r.try_get("size")?,
+                etag: r.try_get("etag")?,
+                content_type: r.try_get("content_type")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .await
+    }
+
+    /// A listing page's rows, each converted as it arrives (a page of 10,000 rows is never
+    /// held as rows all at once).
+    async fn object_rows<T>(
+        &self,
+        columns: &str,
+        account: &str,
+        container: &str,
+        q: &ListQuery,
+        now: i64,
+        convert: impl Fn(&AnyRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let (cond, binds) = bounds(q);
         let order = if q.reverse { "DESC" } else { "ASC" };
         let mut query = self
             .db
             .query(format!(
-                "SELECT {OBJ_COLUMNS} FROM objstore_object WHERE account = ? AND container = ? AND (delete_at IS NULL OR delete_at > ?){cond} ORDER BY name {order} LIMIT {}",
+                "SELECT {columns} FROM objstore_object WHERE account = ? AND container = ? AND (delete_at IS NULL OR delete_at > ?){cond} ORDER BY name {order} LIMIT {}",
                 q.limit
             ))
             .bind(account.to_string())
@@ -633,8 +688,12 @@ impl Store {
         for b in binds {
             query = query.bind(b);
         }
-        let rows = query.fetch_all(self.db.pool()).await?;
-        rows.iter().map(Self::object_from_row).collect()
+        let mut rows = query.fetch(self.db.pool());
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await? {
+            out.push(convert(&r)?);
+        }
+        Ok(out)
     }
 
     /// The data key of every row, expired or not (for the start-up reconciliation).
