@@ -7,13 +7,16 @@
 //! The cloud listens on 127.0.0.1 only; its ports come from `TEST_PORTS`
 //! (`first-last`) when set, else from the system.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod common;
+use common::{http, json_call};
 
 const SERVICES: [&str; 7] = [
     "IDENTITY",
@@ -48,85 +51,6 @@ fn free_ports(n: usize) -> Vec<u16> {
     };
     assert_eq!(ports.len(), n, "not enough free ports");
     ports
-}
-
-struct Resp {
-    status: u16,
-    head: String,
-    body: Value,
-}
-
-/// One HTTP/1.1 request on a fresh connection, JSON in and out.
-fn call(port: u16, method: &str, path: &str, token: &str, body: Option<&Value>) -> Resp {
-    call_raw(
-        port,
-        method,
-        path,
-        token,
-        "application/json",
-        body.map(Value::to_string).unwrap_or_default().as_bytes(),
-    )
-}
-
-fn call_raw(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: &str,
-    content_type: &str,
-    body: &[u8],
-) -> Resp {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: {content_type}\r\n",
-        body.len()
-    );
-    if !token.is_empty() {
-        head.push_str(&format!("X-Auth-Token: {token}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body).expect("write body");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status");
-    let mut bytes = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        bytes = dechunk(&bytes);
-    }
-    Resp {
-        status,
-        head,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-    out
 }
 
 /// One all-in-one cloud (fake compute driver, noop network driver) on its own data dir.
@@ -180,27 +104,18 @@ impl Cloud {
         rx.recv_timeout(Duration::from_secs(120))
             .expect("oxstack became ready");
         let password = std::fs::read_to_string(data.join("admin-password")).expect("password");
-        let r = call(
+        let r = json_call(
             cloud.port("IDENTITY"),
             "POST",
             "/v3/auth/tokens",
             "",
-            Some(&json!({"auth": {
+            Some(json!({"auth": {
                 "identity": {"methods": ["password"], "password": {"user": {
                     "name": "admin", "domain": {"name": "Default"}, "password": password.trim()}}},
                 "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})),
         );
-        assert_eq!(r.status, 201, "{}", r.body);
-        cloud.token = r
-            .head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim()
-                    .eq_ignore_ascii_case("x-subject-token")
-                    .then(|| v.trim().to_string())
-            })
-            .expect("token");
+        assert_eq!(r.status, 201, "{}", r.text());
+        cloud.token = r.header("x-subject-token").expect("token");
         cloud
     }
 
@@ -215,9 +130,9 @@ impl Cloud {
     /// A call that must answer `want`; answers the body.
     fn ok(&self, service: &str, method: &str, path: &str, body: Value, want: u16) -> Value {
         let body = (!body.is_null()).then_some(body);
-        let r = call(self.port(service), method, path, &self.token, body.as_ref());
-        assert_eq!(r.status, want, "{method} {path}: {}", r.body);
-        r.body
+        let r = json_call(self.port(service), method, path, &self.token, body);
+        assert_eq!(r.status, want, "{method} {path}: {}", r.text());
+        r.json()
     }
 
     /// Waits up to `secs` for `cond` on the server's `addresses`.
@@ -288,7 +203,7 @@ fn a_floating_ip_associated_in_networking_shows_in_the_servers_addresses() {
         201,
     );
     let image = image["id"].as_str().expect("image id").to_string();
-    let r = call_raw(
+    let r = http(
         c.port("IMAGE"),
         "PUT",
         &format!("/v2/images/{image}/file"),
@@ -296,7 +211,7 @@ fn a_floating_ip_associated_in_networking_shows_in_the_servers_addresses() {
         "application/octet-stream",
         &[0u8; 4096],
     );
-    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.text());
     let flavor = c.ok(
         "COMPUTE",
         "POST",
