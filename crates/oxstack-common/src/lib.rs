@@ -12,6 +12,7 @@ pub mod context;
 pub mod coord;
 pub mod db;
 pub mod error;
+pub mod file;
 pub mod http;
 pub mod metrics;
 pub mod policy;

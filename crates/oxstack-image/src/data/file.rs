@@ -12,15 +12,12 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::mpsc;
 
 use super::{ByteStream, DataError, DataStore, Digester, Written, check_key};
 
 /// Chunks in flight between the network and the writer thread.
 const CHANNEL_DEPTH: usize = 8;
-/// Read size of downloads.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// Image data as files under `root`.
 #[derive(Debug, Clone)]
@@ -165,40 +162,13 @@ impl DataStore for FileStore {
 
     async fn get(&self, key: &str, offset: u64, len: Option<u64>) -> Result<ByteStream, DataError> {
         let path = self.path(key)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
+        match oxstack_common::file::read_stream(path, offset, len).await {
+            Ok(stream) => Ok(Box::pin(stream)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(DataError::NotFound(key.to_string()));
+                Err(DataError::NotFound(key.to_string()))
             }
-            Err(e) => return Err(DataError::Io(e)),
-        };
-        if offset > 0 {
-            file.seek(io::SeekFrom::Start(offset))
-                .await
-                .map_err(DataError::Io)?;
+            Err(e) => Err(DataError::Io(e)),
         }
-        let remaining = len.unwrap_or(u64::MAX);
-        let stream = futures_util::stream::unfold(
-            (file, remaining, vec![0u8; READ_CHUNK]),
-            |(mut file, remaining, mut buf)| async move {
-                if remaining == 0 {
-                    return None;
-                }
-                let want = usize::try_from(remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(buf.len());
-                let slice = buf.get_mut(..want)?;
-                match file.read(slice).await {
-                    Ok(0) => None,
-                    Ok(n) => {
-                        let chunk = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
-                        Some((Ok(chunk), (file, remaining - n as u64, buf)))
-                    }
-                    Err(e) => Some((Err(e), (file, 0, buf))),
-                }
-            },
-        );
-        Ok(Box::pin(stream))
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), DataError> {
