@@ -145,6 +145,16 @@ impl Db {
         self.engine
     }
 
+    /// `SUM(expr)` as a BIGINT on every engine, 0 over no rows: MariaDB and PostgreSQL sum
+    /// integers to DECIMAL, which the `Any` driver cannot read.
+    pub fn sum_i64(&self, expr: &str) -> String {
+        match self.engine {
+            Engine::MySql => format!("CAST(COALESCE(SUM({expr}), 0) AS SIGNED)"),
+            Engine::Postgres => format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"),
+            Engine::Sqlite => format!("COALESCE(SUM({expr}), 0)"),
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -4,7 +4,7 @@
 //! agent of the chosen host builds over RPC. A failed build is retried on another host up
 //! to `build_retries` times; then the server goes to ERROR with a fault.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -114,39 +114,33 @@ impl App {
         let candidates = self.placement.candidates(&res, 1000).await?;
         let nodes = self.store.node_list().await?;
         let usable = self.usable_hosts().await?;
-        let placed = self.store.instance_list(&InstanceFilter::default()).await?;
-        let host_of = |uuid: &str| {
-            placed
-                .iter()
-                .find(|x| x.uuid == uuid)
-                .and_then(|x| x.host.clone())
+        // Only the hosts of the servers the hints name, and a count per host: not every
+        // server (a scheduling decision must not cost more as the cloud grows).
+        let group = match &hints.group {
+            Some(g) => self.store.group_get(g).await?,
+            None => None,
         };
-        let (policy, group_hosts): (Option<String>, HashSet<String>) = match &hints.group {
-            Some(g) => match self.store.group_get(g).await? {
-                Some(g) => (
-                    Some(g.policy.clone()),
-                    g.members
-                        .iter()
-                        .filter(|m| **m != i.uuid)
-                        .filter_map(|m| host_of(m))
-                        .collect(),
-                ),
-                None => (None, HashSet::new()),
-            },
+        let named: Vec<String> = group
+            .iter()
+            .flat_map(|g| g.members.iter().filter(|m| **m != i.uuid))
+            .chain(&hints.same_host)
+            .chain(&hints.different_host)
+            .cloned()
+            .collect();
+        let host_of = self.store.instance_hosts(&named).await?;
+        let hosts_of = |uuids: &mut dyn Iterator<Item = &String>| -> HashSet<String> {
+            uuids.filter_map(|u| host_of.get(u).cloned()).collect()
+        };
+        let (policy, group_hosts): (Option<String>, HashSet<String>) = match &group {
+            Some(g) => (
+                Some(g.policy.clone()),
+                hosts_of(&mut g.members.iter().filter(|m| **m != i.uuid)),
+            ),
             None => (None, HashSet::new()),
         };
-        let same: HashSet<String> = hints.same_host.iter().filter_map(|u| host_of(u)).collect();
-        let different: HashSet<String> = hints
-            .different_host
-            .iter()
-            .filter_map(|u| host_of(u))
-            .collect();
-        let mut load: BTreeMap<String, usize> = BTreeMap::new();
-        for x in &placed {
-            if let Some(h) = &x.host {
-                *load.entry(h.clone()).or_default() += 1;
-            }
-        }
+        let same = hosts_of(&mut hints.same_host.iter());
+        let different = hosts_of(&mut hints.different_host.iter());
+        let load = self.store.instance_count_by_host().await?;
         let mut hosts: Vec<(String, String)> = candidates
             .iter()
             .filter_map(|c| {

@@ -2,7 +2,7 @@
 //! expected `task_state` / `vm_state`, as Nova's `instance.save(expected_task_state=...)`,
 //! so the API and the agent never overwrite each other's transitions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -143,8 +143,8 @@ impl Store {
             let i = &n.instance;
             self.db
                 .query(format!(
-                    "INSERT INTO compute_instance ({COLUMNS}) VALUES ({})",
-                    marks(35)
+                    "INSERT INTO compute_instance ({COLUMNS}, vcpus, memory_mb) VALUES ({})",
+                    marks(37)
                 ))
                 .bind(i.uuid.clone())
                 .bind(i.name.clone())
@@ -181,6 +181,8 @@ impl Store {
                 .bind(i.updated_at)
                 .bind(b(i.deleted))
                 .bind(b(i.auto_disk_config))
+                .bind(i.flavor.vcpus)
+                .bind(i.flavor.memory_mb)
                 .execute(&mut *tx)
                 .await?;
             for (k, v) in &i.metadata {
@@ -314,15 +316,31 @@ impl Store {
         Ok(out)
     }
 
-    /// Usage of a project's live servers: `(instances, cores, ram)`.
+    /// Usage of a project's live servers: `(instances, cores, ram)`, summed by the database
+    /// (the quota check of every create reads it).
     pub async fn instance_usage(&self, project_id: &str) -> Result<(i64, i64, i64)> {
+        let r = self
+            .db
+            .query(format!(
+                "SELECT COUNT(*) AS n, {} AS cores, {} AS ram FROM compute_instance \
+                 WHERE project_id = ? AND deleted = 0 AND vcpus IS NOT NULL",
+                self.db.sum_i64("vcpus"),
+                self.db.sum_i64("memory_mb")
+            ))
+            .bind(project_id.to_string())
+            .fetch_one(self.db.pool())
+            .await?;
+        let mut usage: (i64, i64, i64) = (r.try_get("n")?, r.try_get("cores")?, r.try_get("ram")?);
+        // Servers from before migration 8 have no vcpus / memory_mb columns set.
         let rows = self
             .db
-            .query("SELECT flavor FROM compute_instance WHERE project_id = ? AND deleted = 0")
+            .query(
+                "SELECT flavor FROM compute_instance \
+                 WHERE project_id = ? AND deleted = 0 AND vcpus IS NULL",
+            )
             .bind(project_id.to_string())
             .fetch_all(self.db.pool())
             .await?;
-        let mut usage = (0, 0, 0);
         for r in rows {
             let f = flavor_parse(&r.try_get::<String, _>("flavor")?)?;
             usage.0 += 1;
@@ -330,6 +348,38 @@ impl Store {
             usage.2 += f.memory_mb;
         }
         Ok(usage)
+    }
+
+    /// How many live servers each host holds (the scheduler spreads by it).
+    pub async fn instance_count_by_host(&self) -> Result<HashMap<String, i64>> {
+        let rows: Vec<(String, i64)> = self
+            .db
+            .query_as(
+                "SELECT host, COUNT(*) FROM compute_instance \
+                 WHERE deleted = 0 AND host IS NOT NULL GROUP BY host",
+            )
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The hosts of the live servers among `uuids` (servers without a host are left out).
+    pub async fn instance_hosts(&self, uuids: &[String]) -> Result<HashMap<String, String>> {
+        if uuids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut out = HashMap::new();
+        // Bounded lists of placeholders (engines limit bound parameters per statement).
+        for chunk in uuids.chunks(500) {
+            let q = self.db.query_as::<(String, String)>(format!(
+                "SELECT uuid, host FROM compute_instance \
+                 WHERE deleted = 0 AND host IS NOT NULL AND uuid IN ({})",
+                marks(chunk.len())
+            ));
+            let q = chunk.iter().fold(q, |q, u| q.bind(u.clone()));
+            out.extend(q.fetch_all(self.db.pool()).await?);
+        }
+        Ok(out)
     }
 
     /// Applies `u` (with `updated_at = now`); false when the server is gone or not in the
@@ -365,6 +415,12 @@ impl Store {
         set!(u.user_data, "user_data", s);
         set!(u.flavor, "flavor", |v: &FlavorSnapshot| Arg::S(Some(
             flavor_text(v)
+        )));
+        set!(u.flavor, "vcpus", |v: &FlavorSnapshot| Arg::I(Some(
+            v.vcpus
+        )));
+        set!(u.flavor, "memory_mb", |v: &FlavorSnapshot| Arg::I(Some(
+            v.memory_mb
         )));
         set!(u.old_flavor, "old_flavor", |v: &Option<FlavorSnapshot>| {
             Arg::S(v.as_ref().map(flavor_text))

@@ -257,4 +257,17 @@ CREATE TABLE compute_aggregate_metadata (
 );
 "#,
     },
+    Migration {
+        version: 8,
+        name: "instance vcpus and memory_mb",
+        // The current flavor's vCPUs and RAM beside its JSON, so quota usage is summed by
+        // the database (from this covering index alone) instead of parsing every server's
+        // flavor on each create. NULL on servers created before this migration (their flavor
+        // is parsed, as before).
+        sql: r#"
+ALTER TABLE compute_instance ADD vcpus BIGINT;
+ALTER TABLE compute_instance ADD memory_mb BIGINT;
+CREATE INDEX compute_instance_usage ON compute_instance (project_id, deleted, vcpus, memory_mb);
+"#,
+    },
 ];

@@ -191,6 +191,49 @@ async fn compute_store_on_every_engine() {
         assert!(s.instance_get("i2", false).await.expect("get").is_none());
         assert!(s.instance_get("i2", true).await.expect("get").is_some());
 
+        // Usage follows the current flavor, counts only live servers, and still counts a
+        // server written before migration 8 (no vcpus / memory_mb: its flavor is parsed).
+        assert_eq!(s.instance_usage("p1").await.expect("usage"), (1, 1, 128));
+        let mut big = FlavorSnapshot::from(&flavor());
+        (big.vcpus, big.memory_mb) = (4, 2048);
+        let resized = InstanceUpdate {
+            flavor: Some(big),
+            host: Some(Some("h1".into())),
+            ..Default::default()
+        };
+        assert!(s.instance_update("i1", &resized).await.expect("resize"));
+        assert_eq!(s.instance_usage("p1").await.expect("usage"), (1, 4, 2048));
+        s.instance_create(&[NewInstance {
+            instance: instance("i3", "p1", 30),
+            group: None,
+        }])
+        .await
+        .expect("create");
+        db.query("UPDATE compute_instance SET vcpus = NULL, memory_mb = NULL WHERE uuid = ?")
+            .bind("i3")
+            .execute(db.pool())
+            .await
+            .expect("legacy row");
+        assert_eq!(s.instance_usage("p1").await.expect("usage"), (2, 5, 2176));
+        assert_eq!(
+            s.instance_count_by_host().await.expect("by host"),
+            std::collections::HashMap::from([("h1".to_string(), 1)])
+        );
+        let hosts = s
+            .instance_hosts(&["i1".into(), "i2".into(), "i3".into(), "nope".into()])
+            .await
+            .expect("hosts");
+        assert_eq!(
+            hosts,
+            std::collections::HashMap::from([("i1".to_string(), "h1".to_string())])
+        );
+        assert!(s.instance_hosts(&[]).await.expect("none").is_empty());
+        let gone = InstanceUpdate {
+            deleted: Some(true),
+            ..Default::default()
+        };
+        assert!(s.instance_update("i3", &gone).await.expect("delete"));
+
         // Metadata, tags, faults, actions.
         s.instance_metadata_set("i1", &BTreeMap::from([("b".into(), "2".into())]), false)
             .await

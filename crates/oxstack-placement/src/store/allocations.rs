@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::Row;
 
-use super::providers::sum_usages;
 use super::{Attempt, Result, Store, StoreError, Tx, bump_generation, now, retrying};
 use crate::model::{Allocation, Consumer, Inventory};
 
@@ -116,13 +115,15 @@ impl Store {
     pub async fn usages_for_provider(&self, provider: &str) -> Result<BTreeMap<String, i64>> {
         let rows: Vec<(String, i64)> = self
             .db
-            .query_as(
-                "SELECT resource_class, used FROM placement_allocation WHERE provider_uuid = ?",
-            )
+            .query_as(format!(
+                "SELECT resource_class, {} FROM placement_allocation WHERE provider_uuid = ? \
+                 GROUP BY resource_class",
+                self.db.sum_i64("used")
+            ))
             .bind(provider.to_string())
             .fetch_all(self.db.pool())
             .await?;
-        Ok(sum_usages(rows))
+        Ok(rows.into_iter().collect())
     }
 
     /// What a project (and optionally one of its users) uses, per resource class.
@@ -131,13 +132,15 @@ impl Store {
         project_id: &str,
         user_id: Option<&str>,
     ) -> Result<BTreeMap<String, i64>> {
-        let mut sql = String::from(
-            "SELECT a.resource_class, a.used FROM placement_allocation a \
+        let mut sql = format!(
+            "SELECT a.resource_class, {} FROM placement_allocation a \
              JOIN placement_consumer c ON c.uuid = a.consumer_uuid WHERE c.project_id = ?",
+            self.db.sum_i64("a.used")
         );
         if user_id.is_some() {
             sql.push_str(" AND c.user_id = ?");
         }
+        sql.push_str(" GROUP BY a.resource_class");
         let mut q = self
             .db
             .query_as::<(String, i64)>(sql)
@@ -145,7 +148,7 @@ impl Store {
         if let Some(u) = user_id {
             q = q.bind(u.to_string());
         }
-        Ok(sum_usages(q.fetch_all(self.db.pool()).await?))
+        Ok(q.fetch_all(self.db.pool()).await?.into_iter().collect())
     }
 }
 
@@ -249,15 +252,30 @@ async fn replace_in_txn(
                 })
             })
             .collect::<Result<_>>()?;
+        // Everyone else's usage: the provider's total, summed by the database from an index
+        // alone (a provider may hold tens of thousands of allocations), less what these
+        // consumers hold there now (found by the primary key).
+        let mut others: BTreeMap<String, i64> = db
+            .query_as::<(String, i64)>(format!(
+                "SELECT resource_class, {} FROM placement_allocation WHERE provider_uuid = ? \
+                 GROUP BY resource_class",
+                db.sum_i64("used")
+            ))
+            .bind(p.to_string())
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
         let mut q = db.query_as::<(String, i64)>(format!(
             "SELECT resource_class, used FROM placement_allocation \
-             WHERE provider_uuid = ? AND consumer_uuid NOT IN ({placeholders})"
+             WHERE consumer_uuid IN ({placeholders}) AND provider_uuid = ?"
         ));
-        q = q.bind(p.to_string());
         for c in &consumers {
             q = q.bind(c.to_string());
         }
-        let others = sum_usages(q.fetch_all(&mut **tx).await?);
+        for (rc, used) in q.bind(p.to_string()).fetch_all(&mut **tx).await? {
+            *others.entry(rc).or_insert(0) -= used;
+        }
         for (rc, amount) in classes {
             let Some(inv) = inventories.iter().find(|i| i.resource_class == *rc) else {
                 return Err(StoreError::Capacity(format!(

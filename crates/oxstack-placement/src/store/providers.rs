@@ -54,15 +54,6 @@ fn inventory_from_row(r: &AnyRow) -> Result<Inventory> {
     })
 }
 
-/// Sums `(resource_class, used)` rows (summed here: SUM's type differs per engine).
-pub(super) fn sum_usages(rows: Vec<(String, i64)>) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    for (rc, used) in rows {
-        *out.entry(rc).or_insert(0) += used;
-    }
-    out
-}
-
 impl Store {
     pub async fn provider_create(&self, p: &Provider) -> Result<()> {
         let t = now();
@@ -181,14 +172,17 @@ impl Store {
         if current != seen {
             return Err(conflict(provider));
         }
-        let rows: Vec<(String, i64)> = db
-            .query_as(
-                "SELECT resource_class, used FROM placement_allocation WHERE provider_uuid = ?",
-            )
+        let usage: BTreeMap<String, i64> = db
+            .query_as::<(String, i64)>(format!(
+                "SELECT resource_class, {} FROM placement_allocation WHERE provider_uuid = ? \
+                 GROUP BY resource_class",
+                db.sum_i64("used")
+            ))
             .bind(provider.to_string())
             .fetch_all(&mut *tx)
-            .await?;
-        let usage = sum_usages(rows);
+            .await?
+            .into_iter()
+            .collect();
         let mut problems = Vec::new();
         for (rc, used) in &usage {
             match inventories.iter().find(|i| &i.resource_class == rc) {
@@ -490,13 +484,18 @@ impl Store {
                 .or_default()
                 .push(inventory_from_row(&r)?);
         }
+        // Summed by the database: one row per provider and class, not one per allocation.
         let rows: Vec<(String, String, i64)> = self
             .db
-            .query_as("SELECT provider_uuid, resource_class, used FROM placement_allocation")
+            .query_as(format!(
+                "SELECT provider_uuid, resource_class, {} FROM placement_allocation \
+                 GROUP BY provider_uuid, resource_class",
+                self.db.sum_i64("used")
+            ))
             .fetch_all(&mut *tx)
             .await?;
         for (p, rc, used) in rows {
-            *snap.usages.entry(p).or_default().entry(rc).or_insert(0) += used;
+            snap.usages.entry(p).or_default().insert(rc, used);
         }
         let rows: Vec<(String, String)> = self
             .db

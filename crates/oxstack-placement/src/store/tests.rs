@@ -73,6 +73,11 @@ async fn providers_inventories_and_claims_on_every_engine() {
             .expect("replace");
         assert_eq!(s.usages_for_provider(p).await.expect("usage")["VCPU"], 8);
         assert_eq!(
+            s.usages_for_project("p", Some("u")).await.expect("usages")["VCPU"],
+            8
+        );
+        assert_eq!(s.snapshot().await.expect("snapshot").usages[p]["VCPU"], 8);
+        assert_eq!(
             s.provider_get(p).await.expect("get").expect("p").generation,
             3
         );
