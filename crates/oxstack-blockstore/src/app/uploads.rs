@@ -12,6 +12,7 @@ use oxstack_common::http::error_chain;
 use oxstack_common::{Error, Result};
 use serde_json::{Value, json};
 
+use super::volumes::GLANCE_OWN;
 use super::{App, Caller, now};
 use crate::driver::VolumeSpec;
 use crate::model::{Volume, VolumeType};
@@ -38,9 +39,8 @@ pub struct VolumeUploadView {
     pub image: Value,
 }
 
-/// Image properties the image service owns or Cinder never copies from a volume's image
-/// metadata (Cinder's `glance_core_properties` defaults, Glance's read-only attributes and
-/// its reserved namespaces).
+/// Besides what Glance owns ([`GLANCE_OWN`]), the properties Cinder never copies from a
+/// volume's image metadata to a new image (its `glance_core_properties` defaults).
 const NOT_COPIED: &[&str] = &[
     "checksum",
     "container_format",
@@ -49,26 +49,7 @@ const NOT_COPIED: &[&str] = &[
     "image_id",
     "min_disk",
     "min_ram",
-    "name",
     "size",
-    "id",
-    "status",
-    "visibility",
-    "protected",
-    "os_hidden",
-    "owner",
-    "created_at",
-    "updated_at",
-    "file",
-    "schema",
-    "self",
-    "tags",
-    "locations",
-    "direct_url",
-    "virtual_size",
-    "os_hash_algo",
-    "os_hash_value",
-    "stores",
 ];
 const RESERVED_PREFIXES: &[&str] = &["os_glance", "img_signature", "signature_verified"];
 
@@ -87,6 +68,7 @@ fn image_record(v: &Volume, req: &VolumeUpload) -> Value {
     }
     for (k, val) in &v.image_metadata {
         if NOT_COPIED.contains(&k.as_str())
+            || GLANCE_OWN.contains(&k.as_str())
             || RESERVED_PREFIXES.iter().any(|p| k.starts_with(p))
             || r.get(k).is_some()
         {

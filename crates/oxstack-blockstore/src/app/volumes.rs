@@ -95,33 +95,35 @@ fn spec(v: &Volume) -> VolumeSpec {
     }
 }
 
+/// Image attributes Glance owns: never copied between an image and a volume.
+pub(super) const GLANCE_OWN: &[&str] = &[
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "owner",
+    "created_at",
+    "updated_at",
+    "file",
+    "schema",
+    "self",
+    "tags",
+    "locations",
+    "direct_url",
+    "virtual_size",
+    "os_hash_algo",
+    "os_hash_value",
+    "stores",
+];
+
 /// `volume_image_metadata` of a volume made from `img`: Cinder's copied image properties.
 fn image_metadata(img: &serde_json::Value) -> Meta {
-    const SKIP: &[&str] = &[
-        "id",
-        "name",
-        "status",
-        "visibility",
-        "protected",
-        "os_hidden",
-        "owner",
-        "created_at",
-        "updated_at",
-        "file",
-        "schema",
-        "self",
-        "tags",
-        "locations",
-        "direct_url",
-        "virtual_size",
-        "os_hash_algo",
-        "os_hash_value",
-        "stores",
-    ];
     let mut m = Meta::new();
     if let Some(o) = img.as_object() {
         for (k, v) in o {
-            if SKIP.contains(&k.as_str()) {
+            if GLANCE_OWN.contains(&k.as_str()) {
                 continue;
             }
             match v {
