@@ -7,16 +7,15 @@
 //! The cloud listens on 127.0.0.1 only; its ports come from `TEST_PORTS`
 //! (`first-last`) when set, else from the system.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{http, json_call};
+use common::{admin_login, http, json_call, spawn_ready, up_command};
 
 const SERVICES: [&str; 7] = [
     "IDENTITY",
@@ -69,52 +68,16 @@ impl Cloud {
             .into_iter()
             .zip(free_ports(SERVICES.len()))
             .collect();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxstack"));
-        cmd.env_remove("OXSTACK_CONFIG")
-            .env("OXSTACK_IDENTITY__PASSWORD_HASH_ROUNDS", "4")
-            .env("OXSTACK_LOG__FILTER", "warn")
-            .env("OXSTACK_SERVER__BIND_HOST", "127.0.0.1")
-            .env("OXSTACK_COMPUTE__DRIVER", "fake");
-        for (s, p) in &ports {
-            cmd.env(format!("OXSTACK_{s}__PORT"), p.to_string());
-        }
-        let mut child = cmd
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("up")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line == "oxstack is ready" {
-                    let _ = tx.send(());
-                }
-            }
-        });
+        let mut cmd = up_command(&data, ports.iter().copied());
+        cmd.env("OXSTACK_COMPUTE__DRIVER", "fake");
+        let child = spawn_ready(cmd);
         let mut cloud = Cloud {
             _tmp: tmp,
             child,
             ports,
             token: String::new(),
         };
-        rx.recv_timeout(Duration::from_secs(120))
-            .expect("oxstack became ready");
-        let password = std::fs::read_to_string(data.join("admin-password")).expect("password");
-        let r = json_call(
-            cloud.port("IDENTITY"),
-            "POST",
-            "/v3/auth/tokens",
-            "",
-            Some(json!({"auth": {
-                "identity": {"methods": ["password"], "password": {"user": {
-                    "name": "admin", "domain": {"name": "Default"}, "password": password.trim()}}},
-                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})),
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
+        let r = admin_login(cloud.port("IDENTITY"), &data);
         cloud.token = r.header("x-subject-token").expect("token");
         cloud
     }

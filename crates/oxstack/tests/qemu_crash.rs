@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -96,50 +96,13 @@ impl Cloud {
 
     /// Starts `oxstack up` on the data dir, waits until it is ready and logs in as admin.
     fn start(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxstack"));
-        cmd.env_remove("OXSTACK_CONFIG")
-            .env("OXSTACK_IDENTITY__PASSWORD_HASH_ROUNDS", "4")
-            .env("OXSTACK_LOG__FILTER", "warn")
-            .env("OXSTACK_SERVER__BIND_HOST", "127.0.0.1")
-            .env("OXSTACK_COMPUTE__DRIVER", "qemu")
+        let mut cmd = up_command(&self.data, self.ports.iter().map(|(s, p)| (*s, *p)));
+        cmd.env("OXSTACK_COMPUTE__DRIVER", "qemu")
             .env("OXSTACK_COMPUTE__QEMU__BINARY", &self.qemu)
             .env("OXSTACK_COMPUTE__QEMU__ACCEL", "tcg")
             .env("OXSTACK_COMPUTE__QEMU__SHUTDOWN_TIMEOUT_SECS", "20");
-        for (s, p) in &self.ports {
-            cmd.env(format!("OXSTACK_{s}__PORT"), p.to_string());
-        }
-        let mut child = cmd
-            .arg("--data-dir")
-            .arg(&self.data)
-            .arg("up")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line == "oxstack is ready" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        self.child = Some(child);
-        rx.recv_timeout(Duration::from_secs(120))
-            .expect("oxstack became ready");
-        let password = std::fs::read_to_string(self.data.join("admin-password")).expect("pw");
-        let r = json_call(
-            self.port("IDENTITY"),
-            "POST",
-            "/v3/auth/tokens",
-            "",
-            Some(json!({"auth": {
-                "identity": {"methods": ["password"], "password": {"user": {
-                    "name": "admin", "domain": {"name": "Default"}, "password": password.trim()}}},
-                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})),
-        );
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        self.child = Some(spawn_ready(cmd));
+        let r = admin_login(self.port("IDENTITY"), &self.data);
         self.token = r.header("x-subject-token").expect("token");
     }
 

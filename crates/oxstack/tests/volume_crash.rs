@@ -4,9 +4,8 @@
 //! disks of the volumes that exist. Each test is bounded in time and talks to 127.0.0.1 only.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -61,46 +60,9 @@ impl Cloud {
 
     /// Starts `oxstack up` on the data dir and waits until it is ready; logs in as admin.
     fn start(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxstack"));
-        cmd.env_remove("OXSTACK_CONFIG")
-            .env("OXSTACK_IDENTITY__PASSWORD_HASH_ROUNDS", "4")
-            .env("OXSTACK_LOG__FILTER", "warn")
-            .env("OXSTACK_SERVER__BIND_HOST", "127.0.0.1");
-        for (s, p) in &self.ports {
-            cmd.env(format!("OXSTACK_{s}__PORT"), p.to_string());
-        }
-        let mut child = cmd
-            .arg("--data-dir")
-            .arg(&self.data)
-            .arg("up")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line == "oxstack is ready" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        self.child = Some(child);
-        rx.recv_timeout(Duration::from_secs(120))
-            .expect("oxstack became ready");
-        let password = std::fs::read_to_string(self.data.join("admin-password")).expect("pw");
-        let r = json_call(
-            self.port("IDENTITY"),
-            "POST",
-            "/v3/auth/tokens",
-            "",
-            Some(json!({"auth": {
-                "identity": {"methods": ["password"], "password": {"user": {
-                    "name": "admin", "domain": {"name": "Default"}, "password": password.trim()}}},
-                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})),
-        );
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let ports = self.ports.iter().map(|(s, p)| (*s, *p));
+        self.child = Some(spawn_ready(up_command(&self.data, ports)));
+        let r = admin_login(self.port("IDENTITY"), &self.data);
         self.token = r.header("x-subject-token").expect("token");
         self.project = r.json()["token"]["project"]["id"]
             .as_str()

@@ -2,11 +2,13 @@
 //! client (one request per connection), so that they need no client library.
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
@@ -15,6 +17,63 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
+}
+
+/// `oxstack up` on `data` with each service on its port (`("IDENTITY", 15000)`, ...), on
+/// 127.0.0.1, with cheap password hashing and warnings only; the caller adds its own settings.
+pub fn up_command<'a>(data: &Path, ports: impl IntoIterator<Item = (&'a str, u16)>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxstack"));
+    cmd.env_remove("OXSTACK_CONFIG")
+        .env("OXSTACK_IDENTITY__PASSWORD_HASH_ROUNDS", "4")
+        .env("OXSTACK_LOG__FILTER", "warn")
+        .env("OXSTACK_SERVER__BIND_HOST", "127.0.0.1");
+    for (s, p) in ports {
+        cmd.env(format!("OXSTACK_{s}__PORT"), p.to_string());
+    }
+    cmd.arg("--data-dir").arg(data).arg("up");
+    cmd
+}
+
+/// Spawns `cmd` and waits (up to 120 s) until it prints "oxstack is ready"; kills it and
+/// panics when it does not.
+pub fn spawn_ready(mut cmd: Command) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line == "oxstack is ready" {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(120)).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("oxstack did not become ready");
+    }
+    child
+}
+
+/// A project-scoped token of the admin user (its password from the data dir): the 201.
+pub fn admin_login(identity_port: u16, data: &Path) -> Resp {
+    let password = std::fs::read_to_string(data.join("admin-password")).expect("password");
+    let r = json_call(
+        identity_port,
+        "POST",
+        "/v3/auth/tokens",
+        "",
+        Some(json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "admin", "domain": {"name": "Default"}, "password": password.trim()}}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r
 }
 
 /// A response: its status, its head as text, its (de-chunked) body.
