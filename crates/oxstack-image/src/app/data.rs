@@ -118,32 +118,6 @@ fn data_error(e: DataError, over_quota: bool) -> Error {
 }
 
 impl App {
-    /// The most bytes `owner` may still write as image data, and whether the project quota
-    /// (rather than the size cap) is what limits it.
-    async fn write_allowance(&self, owner: Option<&str>, staging: bool) -> Result<(u64, bool)> {
-        let cap = self.config.max_image_size;
-        let quota = if staging {
-            self.config.quota_image_stage_total
-        } else {
-            self.config.quota_image_size_total
-        };
-        let (Some(owner), Some(quota)) = (owner, limit_of(quota)) else {
-            return Ok((cap, false));
-        };
-        let usage = self.store.usage(owner).await?;
-        let used = if staging {
-            usage.stage_total
-        } else {
-            usage.size_total
-        };
-        let left = quota.saturating_sub(u64::try_from(used).unwrap_or(0));
-        Ok(if left < cap {
-            (left, true)
-        } else {
-            (cap, false)
-        })
-    }
-
     fn stored(&self, im: &Image, location: String, w: &Written) -> Stored {
         Stored {
             location,
@@ -163,32 +137,51 @@ impl App {
         Ok(())
     }
 
-    /// Refuses to start another upload or stage for `im`'s owner once it has
-    /// `quota_image_count_uploading` images in flight (Glance's 413). An import goes on with
-    /// an image already counted (it is `uploading` since its stage), so it is not checked.
-    async fn check_in_flight(&self, im: &Image) -> Result<()> {
-        let (Some(owner), Some(max)) = (
-            im.owner.as_deref(),
-            limit_of(self.config.quota_image_count_uploading),
-        ) else {
-            return Ok(());
-        };
-        let in_flight = self.store.usage(owner).await?.uploading;
-        if u64::try_from(in_flight).unwrap_or(0) >= max {
-            return Err(too_large(format!(
-                "The project may have at most {max} images uploading at once: {in_flight} are."
-            )));
-        }
-        Ok(())
-    }
-
+    /// Checks that `im`'s owner may start writing data (an upload, or a stage when
+    /// `staging`): fewer than `quota_image_count_uploading` of its images in flight (413
+    /// otherwise; an import goes on with an image already counted since its stage, so it is
+    /// not checked), and a declared length within what it may still write. Returns the most
+    /// bytes it may write and whether the project quota (rather than the size cap) is what
+    /// limits it. The project's usage is read once, and only when a quota is set.
     async fn allowance_checked(
         &self,
         im: &Image,
         staging: bool,
         content_length: Option<u64>,
     ) -> Result<(u64, bool)> {
-        let (max, over_quota) = self.write_allowance(im.owner.as_deref(), staging).await?;
+        let cap = self.config.max_image_size;
+        let quota = limit_of(if staging {
+            self.config.quota_image_stage_total
+        } else {
+            self.config.quota_image_size_total
+        });
+        let max_in_flight = limit_of(self.config.quota_image_count_uploading);
+        let usage = match im.owner.as_deref() {
+            Some(owner) if quota.is_some() || max_in_flight.is_some() => {
+                Some(self.store.usage(owner).await?)
+            }
+            _ => None,
+        };
+        if let (Some(max), Some(u)) = (max_in_flight, &usage)
+            && u64::try_from(u.uploading).unwrap_or(0) >= max
+        {
+            return Err(too_large(format!(
+                "The project may have at most {max} images uploading at once: {} are.",
+                u.uploading
+            )));
+        }
+        let (max, over_quota) = match (quota, &usage) {
+            (Some(quota), Some(u)) => {
+                let used = if staging { u.stage_total } else { u.size_total };
+                let left = quota.saturating_sub(u64::try_from(used).unwrap_or(0));
+                if left < cap {
+                    (left, true)
+                } else {
+                    (cap, false)
+                }
+            }
+            _ => (cap, false),
+        };
         if let Some(len) = content_length
             && len > max
         {
@@ -213,7 +206,6 @@ impl App {
                 im.status
             )));
         }
-        self.check_in_flight(&im).await?;
         let (max, over_quota) = self.allowance_checked(&im, false, content_length).await?;
         if !self
             .store
@@ -340,7 +332,6 @@ impl App {
                 im.status
             )));
         }
-        self.check_in_flight(&im).await?;
         let (max, over_quota) = self.allowance_checked(&im, true, content_length).await?;
         if !self
             .store
