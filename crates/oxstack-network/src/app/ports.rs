@@ -239,6 +239,10 @@ impl App {
     /// filter is applied again to the rendered page by the API).
     pub async fn port_list(&self, c: &Caller, scope: &ListScope) -> Result<Vec<Value>> {
         let nets = self.store.list(Kind::Network, None, None).await?;
+        let net_project: std::collections::HashMap<&str, &str> = nets
+            .iter()
+            .map(|n| (n.id.as_str(), n.project_id.as_str()))
+            .collect();
         let rows = self
             .store
             .list(
@@ -249,8 +253,8 @@ impl App {
             .await?;
         let visible = rows.iter().filter(|r| {
             let mut t = target_of(r);
-            if let Some(n) = nets.iter().find(|n| Some(&n.id) == r.parent_id.as_ref()) {
-                t["network_project_id"] = json!(n.project_id);
+            if let Some(p) = r.parent_id.as_deref().and_then(|n| net_project.get(n)) {
+                t["network_project_id"] = json!(p);
             }
             self.allowed(c, "get_port", &t)
         });
