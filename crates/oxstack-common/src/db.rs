@@ -203,9 +203,15 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so concurrent writers wait on the busy timeout instead of failing
     /// when a read lock cannot be upgraded.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+        self.pool.begin_with(self.begin_write_sql()).await
+    }
+
+    /// The statement [`begin_write`](Self::begin_write) starts its transaction with, for a
+    /// transaction on a connection already held.
+    pub fn begin_write_sql(&self) -> &'static str {
         match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            _ => self.pool.begin().await,
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            _ => "BEGIN",
         }
     }
 

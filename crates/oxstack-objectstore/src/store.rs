@@ -14,12 +14,14 @@
 //! listings of large accounts get slow.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use futures_util::TryStreamExt as _;
 use oxstack_common::db::{Db, Engine, Migration};
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Row, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 /// Metadata as lowercase header names to values.
 pub type Meta = BTreeMap<String, String>;
@@ -67,6 +69,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("stored metadata is corrupt")]
     Corrupt(#[source] serde_json::Error),
+    #[error("the object row writer stopped")]
+    WriterGone,
 }
 
 impl From<StoreError> for oxstack_common::Error {
@@ -182,59 +186,177 @@ const ENTRY_COLUMNS: &str = "name, size, etag, content_type, created_at";
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// Where object row writes queue for [`commit_loop`]; started by the first write.
+    writer: Arc<Mutex<Option<mpsc::Sender<RowJob>>>>,
+}
+
+/// An object row change, committed by [`commit_loop`].
+#[derive(Debug)]
+enum RowWrite {
+    Put(Object),
+    Delete { id: String },
+}
+
+/// A write and where its result (the row it replaced or removed) goes.
+#[derive(Debug)]
+struct RowJob {
+    write: RowWrite,
+    done: oneshot::Sender<Result<Option<Object>>>,
+}
+
+/// The most row writes committed in one transaction.
+const ROW_BATCH: usize = 128;
+
+/// Commits object row writes as they queue up: whatever is waiting when a commit ends goes
+/// into the next transaction together, so concurrent PUTs and DELETEs share one durable
+/// commit (one fsync of SQLite's WAL) instead of each paying its own. A batch that fails is
+/// retried one write at a time, so a bad write fails only its own request. Ends when every
+/// sender is gone.
+async fn commit_loop(db: Db, mut jobs: mpsc::Receiver<RowJob>) {
+    let mut batch = Vec::with_capacity(ROW_BATCH);
+    while jobs.recv_many(&mut batch, ROW_BATCH).await > 0 {
+        let results = match commit_rows(&db, batch.iter().map(|j| &j.write)).await {
+            Ok(replaced) => replaced.into_iter().map(Ok).collect(),
+            Err(e) if batch.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                tracing::warn!(error = %e, writes = batch.len(),
+                    "a batch of object rows failed; committing them one at a time");
+                let mut results = Vec::with_capacity(batch.len());
+                for job in &batch {
+                    let r = commit_rows(&db, std::iter::once(&job.write)).await;
+                    results.push(r.map(|mut replaced| replaced.pop().flatten()));
+                }
+                results
+            }
+        };
+        for (job, r) in batch.drain(..).zip(results) {
+            // The request may be gone (client disconnected); its write stands.
+            let _ = job.done.send(r);
+        }
+    }
+}
+
+/// Applies `writes` in order in one durable transaction; returns the row each replaced.
+async fn commit_rows<'w>(
+    db: &Db,
+    writes: impl Iterator<Item = &'w RowWrite>,
+) -> Result<Vec<Option<Object>>> {
+    let mut conn = durable_conn(db).await?;
+    let r = async {
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, db.begin_write_sql()).await?;
+        let mut replaced = Vec::new();
+        for w in writes {
+            replaced.push(match w {
+                RowWrite::Put(o) => put_row(db, &mut tx, o).await?,
+                RowWrite::Delete { id } => delete_row(db, &mut tx, id).await?,
+            });
+        }
+        tx.commit().await?;
+        Ok(replaced)
+    }
+    .await;
+    relax(db, conn).await;
+    r
+}
+
+/// Removes an object's row in `tx`; returns it.
+async fn delete_row(db: &Db, tx: &mut Transaction<'_, Any>, id: &str) -> Result<Option<Object>> {
+    let old = sqlx::query(sqlx::AssertSqlSafe(db.sql(format!(
+        "SELECT {OBJ_COLUMNS} FROM objstore_object WHERE id = ?"
+    ))))
+    .bind(id.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let old = old.as_ref().map(Store::object_from_row).transpose()?;
+    if old.is_some() {
+        sqlx::query(sqlx::AssertSqlSafe(
+            db.sql("DELETE FROM objstore_object WHERE id = ?"),
+        ))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(old)
+}
+
+/// Records an object in `tx` (replacing any with its name); returns the replaced row.
+async fn put_row(db: &Db, tx: &mut Transaction<'_, Any>, o: &Object) -> Result<Option<Object>> {
+    let id = object_id(&o.account, &o.container, &o.name);
+    let old = delete_row(db, tx, &id).await?;
+    sqlx::query(sqlx::AssertSqlSafe(db.sql(format!(
+        "INSERT INTO objstore_object (id, {OBJ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))))
+    .bind(id)
+    .bind(o.account.clone())
+    .bind(o.container.clone())
+    .bind(o.name.clone())
+    .bind(o.size)
+    .bind(o.etag.clone())
+    .bind(o.content_type.clone())
+    .bind(o.created_at)
+    .bind(o.delete_at)
+    .bind(o.data_key.clone())
+    .bind(meta_json(&o.meta))
+    .execute(&mut **tx)
+    .await?;
+    Ok(old)
+}
+
+/// A connection whose commits are durable when they return. The pool's SQLite connections run
+/// `synchronous = NORMAL`, whose WAL commits survive a crash of the process but may roll back
+/// on a power loss; an object write acknowledged with 201 (and a delete whose data is unlinked
+/// right after) must survive both, as Swift's fsync does, so these commits run with `FULL`.
+/// MariaDB and PostgreSQL commit durably by default.
+async fn durable_conn(db: &Db) -> Result<PoolConnection<Any>> {
+    let mut conn = db.pool().acquire().await?;
+    if db.engine() == Engine::Sqlite {
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(conn)
+}
+
+/// Returns a [`durable_conn`] to the pool's setting (if that fails the connection simply stays
+/// durable).
+async fn relax(db: &Db, mut conn: PoolConnection<Any>) {
+    if db.engine() == Engine::Sqlite
+        && let Err(e) = sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await
+    {
+        tracing::debug!(error = %e, "connection left at synchronous = FULL");
+    }
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db }
-    }
-
-    /// `SUM(size)` as a BIGINT on every engine (MariaDB and PostgreSQL sum to DECIMAL,
-    /// which the `Any` driver cannot read).
-    fn sum_size(&self) -> &'static str {
-        match self.db.engine() {
-            Engine::MySql => "CAST(COALESCE(SUM(size), 0) AS SIGNED)",
-            Engine::Postgres => "CAST(COALESCE(SUM(size), 0) AS BIGINT)",
-            _ => "COALESCE(SUM(size), 0)",
+        Self {
+            db,
+            writer: Arc::default(),
         }
     }
 
-    /// A connection whose commits are durable when they return. The pool's SQLite
-    /// connections run `synchronous = NORMAL`, whose WAL commits survive a crash of the process
-    /// but may roll back on a power loss; an object write acknowledged with 201 (and a delete
-    /// whose data is unlinked right after) must survive both, as Swift's fsync does, so these
-    /// commits run with `FULL`. MariaDB and PostgreSQL commit durably by default.
-    async fn durable_conn(&self) -> Result<PoolConnection<Any>> {
-        let mut conn = self.db.pool().acquire().await?;
-        if self.db.engine() == Engine::Sqlite {
-            sqlx::query("PRAGMA synchronous = FULL")
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(conn)
-    }
-
-    /// Starts a write transaction on a [`durable_conn`](Self::durable_conn).
-    async fn begin_durable<'c>(
-        &self,
-        conn: &'c mut PoolConnection<Any>,
-    ) -> Result<Transaction<'c, Any>> {
-        Ok(match self.db.engine() {
-            Engine::Sqlite => sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?,
-            _ => sqlx::Connection::begin(&mut **conn).await?,
-        })
-    }
-
-    /// Returns a [`durable_conn`](Self::durable_conn) to the pool's setting (if that fails
-    /// the connection simply stays durable).
-    async fn relax(&self, mut conn: PoolConnection<Any>) {
-        if self.db.engine() == Engine::Sqlite
-            && let Err(e) = sqlx::query("PRAGMA synchronous = NORMAL")
-                .execute(&mut *conn)
-                .await
-        {
-            tracing::debug!(error = %e, "connection left at synchronous = FULL");
-        }
+    /// Queues an object row write for [`commit_loop`] (starting it, or starting it again if
+    /// it died) and waits until it is committed.
+    async fn commit(&self, write: RowWrite) -> Result<Option<Object>> {
+        let writer = {
+            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            match &*w {
+                Some(tx) if !tx.is_closed() => tx.clone(),
+                _ => {
+                    let (tx, rx) = mpsc::channel(ROW_BATCH * 4);
+                    tokio::spawn(commit_loop(self.db.clone(), rx));
+                    w.insert(tx).clone()
+                }
+            }
+        };
+        let (done, result) = oneshot::channel();
+        writer
+            .send(RowJob { write, done })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        result.await.map_err(|_| StoreError::WriterGone)?
     }
 
     fn object_from_row(r: &AnyRow) -> Result<Object> {
@@ -322,7 +444,7 @@ impl Store {
             .await?;
         let r = self
             .db
-            .query(format!("SELECT COUNT(*) AS n, {} AS b FROM objstore_object WHERE account = ? AND (delete_at IS NULL OR delete_at > ?)", self.sum_size()))
+            .query(format!("SELECT COUNT(*) AS n, {} AS b FROM objstore_object WHERE account = ? AND (delete_at IS NULL OR delete_at > ?)", self.db.sum_i64("size")))
             .bind(account.to_string())
             .bind(now)
             .fetch_one(self.db.pool())
@@ -394,11 +516,11 @@ impl Store {
         now: i64,
         orphans: &mut Vec<String>,
     ) -> Result<ContainerDelete> {
-        let mut conn = self.durable_conn().await?;
+        let mut conn = durable_conn(&self.db).await?;
         let r = self
             .container_delete_in(&mut conn, account, name, now, orphans)
             .await;
-        self.relax(conn).await;
+        relax(&self.db, conn).await;
         r
     }
 
@@ -410,7 +532,7 @@ impl Store {
         now: i64,
         orphans: &mut Vec<String>,
     ) -> Result<ContainerDelete> {
-        let mut tx = self.begin_durable(conn).await?;
+        let mut tx = sqlx::Connection::begin_with(&mut **conn, self.db.begin_write_sql()).await?;
         let exists: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(
             self.db
                 .sql("SELECT COUNT(*) FROM objstore_container WHERE account = ? AND name = ?"),
@@ -489,7 +611,7 @@ impl Store {
     pub async fn container_stats(&self, account: &str, name: &str, now: i64) -> Result<Stats> {
         let r = self
             .db
-            .query(format!("SELECT COUNT(*) AS n, {} AS b FROM objstore_object WHERE account = ? AND container = ? AND (delete_at IS NULL OR delete_at > ?)", self.sum_size()))
+            .query(format!("SELECT COUNT(*) AS n, {} AS b FROM objstore_object WHERE account = ? AND container = ? AND (delete_at IS NULL OR delete_at > ?)", self.db.sum_i64("size")))
             .bind(account.to_string())
             .bind(name.to_string())
             .bind(now)
@@ -519,52 +641,9 @@ impl Store {
         row.as_ref().map(Self::object_from_row).transpose()
     }
 
-    /// Records an object (replacing any with its name); returns the replaced row.
+    /// Records an object (replacing any with its name) durably; returns the replaced row.
     pub async fn object_put(&self, o: &Object) -> Result<Option<Object>> {
-        let mut conn = self.durable_conn().await?;
-        let r = self.object_put_in(&mut conn, o).await;
-        self.relax(conn).await;
-        r
-    }
-
-    async fn object_put_in(
-        &self,
-        conn: &mut PoolConnection<Any>,
-        o: &Object,
-    ) -> Result<Option<Object>> {
-        let id = object_id(&o.account, &o.container, &o.name);
-        let mut tx = self.begin_durable(conn).await?;
-        let old = sqlx::query(sqlx::AssertSqlSafe(self.db.sql(format!(
-            "SELECT {OBJ_COLUMNS} FROM objstore_object WHERE id = ?"
-        ))))
-        .bind(id.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let old = old.as_ref().map(Self::object_from_row).transpose()?;
-        sqlx::query(sqlx::AssertSqlSafe(
-            self.db.sql("DELETE FROM objstore_object WHERE id = ?"),
-        ))
-        .bind(id.clone())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(self.db.sql(format!(
-            "INSERT INTO objstore_object (id, {OBJ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))))
-        .bind(id)
-        .bind(o.account.clone())
-        .bind(o.container.clone())
-        .bind(o.name.clone())
-        .bind(o.size)
-        .bind(o.etag.clone())
-        .bind(o.content_type.clone())
-        .bind(o.created_at)
-        .bind(o.delete_at)
-        .bind(o.data_key.clone())
-        .bind(meta_json(&o.meta))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(old)
+        self.commit(RowWrite::Put(o.clone())).await
     }
 
     /// Updates an object's metadata, content type and expiry in place.
@@ -582,45 +661,15 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an object's row; returns it.
+    /// Removes an object's row durably; returns it.
     pub async fn object_delete(
         &self,
         account: &str,
         container: &str,
         name: &str,
     ) -> Result<Option<Object>> {
-        let mut conn = self.durable_conn().await?;
-        let r = self
-            .object_delete_in(&mut conn, account, container, name)
-            .await;
-        self.relax(conn).await;
-        r
-    }
-
-    async fn object_delete_in(
-        &self,
-        conn: &mut PoolConnection<Any>,
-        account: &str,
-        container: &str,
-        name: &str,
-    ) -> Result<Option<Object>> {
         let id = object_id(account, container, name);
-        let mut tx = self.begin_durable(conn).await?;
-        let old = sqlx::query(sqlx::AssertSqlSafe(self.db.sql(format!(
-            "SELECT {OBJ_COLUMNS} FROM objstore_object WHERE id = ?"
-        ))))
-        .bind(id.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let old = old.as_ref().map(Self::object_from_row).transpose()?;
-        sqlx::query(sqlx::AssertSqlSafe(
-            self.db.sql("DELETE FROM objstore_object WHERE id = ?"),
-        ))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(old)
+        self.commit(RowWrite::Delete { id }).await
     }
 
     /// A page of a container's live objects.
@@ -874,6 +923,69 @@ mod tests {
             assert_eq!(orphans, ["kgone"], "{engine:?}");
             let (n, stats) = s.account_stats("AUTH_a", 10).await.expect("stats");
             assert_eq!((n, stats), (0, Stats::default()));
+            t.cleanup().await;
+        }
+    }
+
+    /// Concurrent object writes share transactions without losing one: of 40 PUTs of one name
+    /// at once, each but the last replaces exactly one other, and the last is the row left.
+    /// A write the database refuses fails alone (SQLite, through a trigger).
+    #[tokio::test]
+    async fn concurrent_row_writes_commit_together_and_fail_alone() {
+        for t in testing::engines().await {
+            let engine = t.engine();
+            let db = t.db().clone();
+            db.migrate("objectstore", MIGRATIONS)
+                .await
+                .expect("migrate");
+            let s = Store::new(db.clone());
+            let puts = (0..40).map(|i| {
+                let mut o = obj("c", "same", i, None);
+                o.data_key = format!("k{i}");
+                let s = s.clone();
+                async move { s.object_put(&o).await.expect("put") }
+            });
+            let replaced: Vec<String> = futures_util::future::join_all(puts)
+                .await
+                .into_iter()
+                .flatten()
+                .map(|o| o.data_key)
+                .collect();
+            let last = s
+                .object_get("AUTH_a", "c", "same")
+                .await
+                .expect("get")
+                .expect("row");
+            let mut keys = replaced.clone();
+            keys.push(last.data_key);
+            keys.sort();
+            keys.dedup();
+            assert_eq!(replaced.len(), 39, "{engine:?}");
+            assert_eq!(keys.len(), 40, "{engine:?}: a key replaced twice or never");
+
+            if engine == Engine::Sqlite {
+                sqlx::query(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON objstore_object \
+                     WHEN NEW.name = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                )
+                .execute(db.pool())
+                .await
+                .expect("trigger");
+                let writes = ["ok1", "bad", "ok2"].map(|n| {
+                    let o = obj("c", n, 1, None);
+                    let s = s.clone();
+                    async move { s.object_put(&o).await.map(|_| ()) }
+                });
+                let [ok1, bad, ok2] = futures_util::future::join_all(writes)
+                    .await
+                    .try_into()
+                    .expect("three");
+                assert!(ok1.is_ok() && ok2.is_ok() && bad.is_err());
+                for (n, kept) in [("ok1", true), ("bad", false), ("ok2", true)] {
+                    let row = s.object_get("AUTH_a", "c", n).await.expect("get");
+                    assert_eq!(row.is_some(), kept, "{n}");
+                }
+            }
             t.cleanup().await;
         }
     }
