@@ -143,11 +143,17 @@ pub enum ContainerDelete {
     NotEmpty,
 }
 
-/// The first string after every string starting with `prefix` (byte order).
+/// The first string after every string starting with `prefix` (byte order, which is code
+/// point order): the prefix with its last character incremented, skipping the surrogates;
+/// a last U+10FFFF has no successor and is dropped.
 fn prefix_upper(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(c) = chars.pop() {
-        if let Some(n) = char::from_u32(c as u32 + 1) {
+        let next = match c {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(n) = next {
             chars.push(n);
             return Some(chars.into_iter().collect());
         }
@@ -778,6 +784,14 @@ mod tests {
             data_key: format!("k{name}"),
             meta: Meta::from([("x-object-meta-a".to_string(), "b".to_string())]),
         }
+    }
+
+    #[test]
+    fn prefix_upper_is_the_next_string_in_byte_order() {
+        assert_eq!(prefix_upper("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_upper("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_upper("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper("\u{10FFFF}"), None);
     }
 
     #[tokio::test]
