@@ -6,6 +6,10 @@
 //! ids, names and anything indexed; `TEXT` for free text; `BIGINT` for integers, flags (0/1)
 //! and timestamps (microseconds since the epoch, see [`crate::time`]); `DOUBLE PRECISION`;
 //! `{blob}` and `{longtext}` in migrations expand to the engine's binary and large-text types.
+//! `{bin}` after a text column's type gives it the engine's binary collation: values compare,
+//! sort and are unique by their UTF-8 bytes, case-sensitively (SQLite's default; MariaDB's
+//! and PostgreSQL's defaults are case-insensitive or linguistic). Use it for names that an
+//! API treats as byte strings or lists in byte order.
 //! (The `Any` driver cannot decode MySQL's `TINYINT`, hence no `BOOLEAN` columns.)
 
 use std::borrow::Cow;
@@ -225,6 +229,7 @@ impl Db {
         self.ensure_migration_table().await?;
         let applied = self.applied(service).await?;
         let mut count = 0;
+        let mut bin = None;
         for m in migrations {
             if let Some((_, name)) = applied.iter().find(|(v, _)| *v == m.version) {
                 if name != m.name {
@@ -243,9 +248,12 @@ impl Db {
                 name: m.name,
                 source,
             };
+            if bin.is_none() && m.sql.contains("{bin}") {
+                bin = Some(self.binary_collation().await.map_err(fail)?);
+            }
             let mut tx = self.pool.begin().await.map_err(fail)?;
             for stmt in split_statements(m.sql) {
-                let stmt = self.expand_types(&stmt);
+                let stmt = self.expand_types(&stmt, bin.as_deref().unwrap_or_default());
                 tx.execute(AssertSqlSafe(stmt)).await.map_err(fail)?;
             }
             sqlx::query(AssertSqlSafe(self.sql(
@@ -306,13 +314,41 @@ impl Db {
             .await?)
     }
 
-    fn expand_types(&self, stmt: &str) -> String {
+    /// What `{bin}` expands to: the column clause of the engine's binary collation.
+    /// MariaDB's `utf8mb4_bin` pads with spaces (`a` equals `a ` and sorts after `a\t`), so
+    /// its NO PAD twin `utf8mb4_nopad_bin` is used, or MySQL 8's `utf8mb4_0900_bin`; the
+    /// character set is named too, as the collation needs it and a database's default may
+    /// be another.
+    async fn binary_collation(&self) -> Result<String, sqlx::Error> {
+        Ok(match self.engine {
+            Engine::Sqlite => "COLLATE BINARY".into(),
+            Engine::Postgres => "COLLATE \"C\"".into(),
+            Engine::MySql => {
+                let found: Vec<String> = self
+                    .query_scalar(
+                        "SELECT COLLATION_NAME FROM information_schema.COLLATIONS \
+                         WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?;
+                let name = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"]
+                    .into_iter()
+                    .find(|c| found.iter().any(|f| f == c))
+                    .unwrap_or("utf8mb4_bin");
+                format!("CHARACTER SET utf8mb4 COLLATE {name}")
+            }
+        })
+    }
+
+    fn expand_types(&self, stmt: &str, bin: &str) -> String {
         let (blob, longtext) = match self.engine {
             Engine::Sqlite => ("BLOB", "TEXT"),
             Engine::MySql => ("LONGBLOB", "LONGTEXT"),
             Engine::Postgres => ("BYTEA", "TEXT"),
         };
-        stmt.replace("{blob}", blob).replace("{longtext}", longtext)
+        stmt.replace("{blob}", blob)
+            .replace("{longtext}", longtext)
+            .replace("{bin}", bin)
     }
 
     /// Whether `e` is a unique-constraint violation (a duplicate), on any engine.
@@ -481,6 +517,56 @@ mod tests {
                 db.migrate("test", &mismatch).await,
                 Err(DbError::MigrationMismatch { .. })
             ));
+            t.cleanup().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn bin_columns_compare_by_bytes_on_every_engine() {
+        const BIN: &[Migration] = &[Migration {
+            version: 1,
+            name: "names",
+            sql: "CREATE TABLE test_names (name VARCHAR(64) {bin} NOT NULL PRIMARY KEY)",
+        }];
+        let mut names = [
+            "B",
+            "a",
+            "A",
+            "a ",
+            "a\t",
+            "Z",
+            "é",
+            "e",
+            "_",
+            "~",
+            "ä",
+            "\u{10FFFF}",
+            "😀",
+        ];
+        names.sort_unstable();
+        for t in testing::engines_with_locale().await {
+            let db = t.db();
+            db.migrate("test", BIN).await.expect("migrate");
+            for n in names.iter().rev() {
+                db.query("INSERT INTO test_names (name) VALUES (?)")
+                    .bind(*n)
+                    .execute(db.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{t:?}: insert {n:?}: {e}"));
+            }
+            let sorted: Vec<String> = db
+                .query_scalar("SELECT name FROM test_names ORDER BY name")
+                .fetch_all(db.pool())
+                .await
+                .expect("select");
+            assert_eq!(sorted, names, "{t:?}");
+            let below: i64 = db
+                .query_scalar("SELECT COUNT(*) FROM test_names WHERE name < ?")
+                .bind("a")
+                .fetch_one(db.pool())
+                .await
+                .expect("count");
+            assert_eq!(below, 4, "{t:?}: A, B, Z and _ sort before a");
             t.cleanup().await;
         }
     }

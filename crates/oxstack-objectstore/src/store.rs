@@ -5,11 +5,10 @@
 //! Container and account statistics are aggregates over the object rows, so they are right
 //! under any interleaving of PUTs and DELETEs.
 //!
-//! TODO-correctness: listings order by the column's collation. SQLite compares bytes as
-//! Swift does; on MariaDB (case-insensitive default collations, which also make `A` and
-//! `a` the same container name) and PostgreSQL (locale order) the names need a binary
-//! collation (`utf8mb4_bin` / `COLLATE "C"`), which the portable migration syntax cannot
-//! say yet. Object identity is unaffected (rows are keyed by a digest of the full path).
+//! Names (accounts, containers, objects) are byte strings, as in Swift: their columns have
+//! the engine's binary collation (`{bin}`, migration 2), so on every engine they are unique
+//! case-sensitively and listings, markers and prefixes follow UTF-8 byte order, which is
+//! code point order and Rust's `str` order. Object rows are keyed by a digest of the full path.
 //! TODO-performance: statistics are computed per request; keep running counters when
 //! listings of large accounts get slow.
 
@@ -26,10 +25,11 @@ use tokio::sync::{mpsc, oneshot};
 /// Metadata as lowercase header names to values.
 pub type Meta = BTreeMap<String, String>;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial object storage schema",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial object storage schema",
+        sql: r#"
 CREATE TABLE objstore_account (
     account VARCHAR(255) NOT NULL PRIMARY KEY,
     created_at BIGINT NOT NULL,
@@ -60,7 +60,64 @@ CREATE TABLE objstore_object (
 CREATE INDEX objstore_object_container ON objstore_object (account, container);
 CREATE INDEX objstore_object_delete_at ON objstore_object (delete_at);
 "#,
-}];
+    },
+    // Swift's names are byte strings: unique case-sensitively and listed, bounded by markers
+    // and matched by prefix in UTF-8 byte order. Version 1 left that to the default collation,
+    // which is case-insensitive on MariaDB (`A` and `a` were one container) and linguistic on
+    // PostgreSQL. Each table is rebuilt with `{bin}` name columns, its rows copied: portable
+    // SQL cannot alter a column's collation. On PostgreSQL the primary keys keep the build
+    // names (`objstore_*_v2_pkey`). MariaDB commits each statement, so a failure part-way
+    // needs a hand to finish; every row is in the old or the new table at every step.
+    Migration {
+        version: 2,
+        name: "names compare by bytes",
+        sql: r#"
+CREATE TABLE objstore_account_v2 (
+    account VARCHAR(255) {bin} NOT NULL PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    meta {longtext} NOT NULL
+);
+INSERT INTO objstore_account_v2 (account, created_at, updated_at, meta)
+    SELECT account, created_at, updated_at, meta FROM objstore_account;
+DROP TABLE objstore_account;
+ALTER TABLE objstore_account_v2 RENAME TO objstore_account;
+CREATE TABLE objstore_container_v2 (
+    account VARCHAR(255) {bin} NOT NULL,
+    name VARCHAR(256) {bin} NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    meta {longtext} NOT NULL,
+    PRIMARY KEY (account, name)
+);
+INSERT INTO objstore_container_v2 (account, name, created_at, updated_at, meta)
+    SELECT account, name, created_at, updated_at, meta FROM objstore_container;
+DROP TABLE objstore_container;
+ALTER TABLE objstore_container_v2 RENAME TO objstore_container;
+CREATE TABLE objstore_object_v2 (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    account VARCHAR(255) {bin} NOT NULL,
+    container VARCHAR(256) {bin} NOT NULL,
+    name VARCHAR(1024) {bin} NOT NULL,
+    size BIGINT NOT NULL,
+    etag VARCHAR(64) NOT NULL,
+    content_type VARCHAR(1024) NOT NULL,
+    created_at BIGINT NOT NULL,
+    delete_at BIGINT,
+    data_key VARCHAR(64) NOT NULL,
+    meta {longtext} NOT NULL
+);
+INSERT INTO objstore_object_v2 (id, account, container, name, size, etag, content_type,
+        created_at, delete_at, data_key, meta)
+    SELECT id, account, container, name, size, etag, content_type,
+        created_at, delete_at, data_key, meta FROM objstore_object;
+DROP TABLE objstore_object;
+ALTER TABLE objstore_object_v2 RENAME TO objstore_object;
+CREATE INDEX objstore_object_container ON objstore_object (account, container);
+CREATE INDEX objstore_object_delete_at ON objstore_object (delete_at);
+"#,
+    },
+];
 
 /// What the store can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -147,11 +204,17 @@ pub enum ContainerDelete {
     NotEmpty,
 }
 
-/// The first string after every string starting with `prefix` (byte order).
+/// The first string after every string starting with `prefix` (byte order, which is code
+/// point order): the prefix with its last character incremented, skipping the surrogates;
+/// a last U+10FFFF has no successor and is dropped.
 fn prefix_upper(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(c) = chars.pop() {
-        if let Some(n) = char::from_u32(c as u32 + 1) {
+        let next = match c {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(n) = next {
             chars.push(n);
             return Some(chars.into_iter().collect());
         }
@@ -986,6 +1049,276 @@ mod tests {
                     assert_eq!(row.is_some(), kept, "{n}");
                 }
             }
+            t.cleanup().await;
+        }
+    }
+
+    fn container(account: &str, name: &str) -> Container {
+        Container {
+            account: account.into(),
+            name: name.into(),
+            created_at: 1,
+            updated_at: 1,
+            meta: Meta::new(),
+        }
+    }
+
+    /// Names in Rust's order (UTF-8 bytes, as Swift's), filtered.
+    fn byte_order<'a>(
+        names: &[&'a str],
+        keep: impl Fn(&str) -> bool,
+        reverse: bool,
+    ) -> Vec<&'a str> {
+        let mut v: Vec<&str> = names.iter().copied().filter(|n| keep(n)).collect();
+        v.sort_unstable();
+        if reverse {
+            v.reverse();
+        }
+        v
+    }
+
+    const NAMES: &[&str] = &[
+        "B",
+        "a",
+        "A",
+        "Z",
+        "é",
+        "e",
+        "_",
+        "~",
+        "ä",
+        "a/1",
+        "A/1",
+        "a ",
+        "a\t",
+        "e\u{10FFFF}",
+        "😀",
+    ];
+
+    #[test]
+    fn prefix_upper_is_the_next_string_in_byte_order() {
+        assert_eq!(prefix_upper("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_upper("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_upper("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper("\u{10FFFF}"), None);
+    }
+
+    #[tokio::test]
+    async fn names_are_byte_strings_on_every_engine() {
+        for t in testing::engines_with_locale().await {
+            let engine = t.engine();
+            let db = t.db().clone();
+            db.migrate("objectstore", MIGRATIONS)
+                .await
+                .expect("migrate");
+            let s = Store::new(db);
+
+            // Accounts, containers and objects differing only in case are distinct.
+            let upper = Meta::from([("x-account-meta-k".to_string(), "upper".to_string())]);
+            s.account_meta_set("AUTH_X", &upper, 1).await.expect("meta");
+            s.account_meta_set("AUTH_x", &Meta::new(), 1)
+                .await
+                .expect("meta");
+            let got = s.account_get("AUTH_X").await.expect("get").expect("row");
+            assert_eq!(got.meta, upper, "{engine:?}");
+            for n in NAMES {
+                assert!(
+                    s.container_create(&container("AUTH_a", n))
+                        .await
+                        .expect("create"),
+                    "{engine:?}: container {n:?} is new"
+                );
+                s.object_put(&obj("c", n, 1, None)).await.expect("put");
+            }
+            let got = s
+                .container_get("AUTH_a", "A")
+                .await
+                .expect("get")
+                .expect("A");
+            assert_eq!(got.name, "A", "{engine:?}");
+            assert!(
+                s.container_get("AUTH_a", "a  ")
+                    .await
+                    .expect("get")
+                    .is_none()
+            );
+
+            // Listings, markers, end markers and prefixes in byte order, both ways.
+            let cases: Vec<(ListQuery, Vec<&str>)> = vec![
+                (ListQuery::default(), byte_order(NAMES, |_| true, false)),
+                (
+                    ListQuery {
+                        reverse: true,
+                        ..Default::default()
+                    },
+                    byte_order(NAMES, |_| true, true),
+                ),
+                (
+                    ListQuery {
+                        marker: Some("Z".into()),
+                        ..Default::default()
+                    },
+                    byte_order(NAMES, |n| n > "Z", false),
+                ),
+                (
+                    ListQuery {
+                        marker: Some("_".into()),
+                        end_marker: Some("e".into()),
+                        ..Default::default()
+                    },
+                    byte_order(NAMES, |n| n > "_" && n < "e", false),
+                ),
+                (
+                    ListQuery {
+                        marker: Some("e".into()),
+                        end_marker: Some("A".into()),
+                        reverse: true,
+                        ..Default::default()
+                    },
+                    byte_order(NAMES, |n| n < "e" && n > "A", true),
+                ),
+                (
+                    ListQuery {
+                        prefix: Some("a".into()),
+                        ..Default::default()
+                    },
+                    byte_order(NAMES, |n| n.starts_with('a'), false),
+                ),
+                (
+                    ListQuery {
+                        prefix: Some("e".into()),
+                        reverse: true,
+                        ..Default::default()
+                    },
+                    byte_order(NAMES, |n| n.starts_with('e'), true),
+                ),
+                // The container listing's marker past a subdir (`a/` + U+10FFFF).
+                (
+                    ListQuery {
+                        marker: Some("a/\u{10FFFF}".into()),
+                        ..Default::default()
+                    },
+                    byte_order(NAMES, |n| n > "a/\u{10FFFF}", false),
+                ),
+            ];
+            for (mut q, want) in cases {
+                q.limit = 100;
+                let objects: Vec<String> = s
+                    .object_entries("AUTH_a", "c", &q, 10)
+                    .await
+                    .expect("objects")
+                    .into_iter()
+                    .map(|o| o.name)
+                    .collect();
+                assert_eq!(objects, want, "{engine:?}: objects {q:?}");
+                let containers: Vec<String> = s
+                    .container_list("AUTH_a", &q, 10)
+                    .await
+                    .expect("containers")
+                    .into_iter()
+                    .filter(|(c, _)| c.name != "c")
+                    .map(|(c, _)| c.name)
+                    .collect();
+                assert_eq!(containers, want, "{engine:?}: containers {q:?}");
+            }
+
+            // Statistics and deletes keep to the exact name.
+            s.object_put(&obj("A", "x", 5, None)).await.expect("put");
+            s.object_put(&obj("a", "x", 7, None)).await.expect("put");
+            assert_eq!(
+                s.container_stats("AUTH_a", "a", 10).await.expect("stats"),
+                Stats { count: 1, bytes: 7 },
+                "{engine:?}"
+            );
+            let mut orphans = Vec::new();
+            s.object_delete("AUTH_a", "A", "x").await.expect("del");
+            assert_eq!(
+                s.container_delete("AUTH_a", "A", 10, &mut orphans)
+                    .await
+                    .expect("del"),
+                ContainerDelete::Deleted,
+                "{engine:?}"
+            );
+            assert!(s.container_get("AUTH_a", "a").await.expect("get").is_some());
+            t.cleanup().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn upgrade_to_byte_order_keeps_rows_on_every_engine() {
+        for t in testing::engines_with_locale().await {
+            let engine = t.engine();
+            let db = t.db().clone();
+            assert_eq!(
+                db.migrate("objectstore", &MIGRATIONS[..1])
+                    .await
+                    .expect("v1"),
+                1
+            );
+            let s = Store::new(db.clone());
+            let meta = Meta::from([("x-account-meta-k".to_string(), "v".to_string())]);
+            s.account_meta_set("AUTH_a", &meta, 3).await.expect("meta");
+            let mut c = container("AUTH_a", "Photos");
+            c.meta = Meta::from([("x-container-meta-k".to_string(), "é".to_string())]);
+            assert!(s.container_create(&c).await.expect("create"));
+            assert!(
+                s.container_create(&container("AUTH_b", "x"))
+                    .await
+                    .expect("create")
+            );
+            let objects = [
+                obj("Photos", "a/1", 1, None),
+                obj("Photos", "B", 2, Some(5)),
+                obj("Photos", "é", 3, Some(50)),
+            ];
+            for o in &objects {
+                s.object_put(o).await.expect("put");
+            }
+
+            assert_eq!(db.migrate("objectstore", MIGRATIONS).await.expect("v2"), 1);
+            assert!(
+                db.pending("objectstore", MIGRATIONS)
+                    .await
+                    .expect("pending")
+                    .is_empty()
+            );
+            let got = s.account_get("AUTH_a").await.expect("get").expect("row");
+            assert_eq!((got.created_at, got.meta), (3, meta), "{engine:?}");
+            let got = s
+                .container_get("AUTH_a", "Photos")
+                .await
+                .expect("get")
+                .expect("row");
+            assert_eq!(
+                (got.created_at, got.updated_at, got.meta),
+                (c.created_at, c.updated_at, c.meta),
+                "{engine:?}"
+            );
+            assert!(s.container_get("AUTH_b", "x").await.expect("get").is_some());
+            let q = ListQuery {
+                limit: 10,
+                ..Default::default()
+            };
+            let listed = s
+                .object_list("AUTH_a", "Photos", &q, 1)
+                .await
+                .expect("list");
+            let mut want = objects.to_vec();
+            want.sort_by(|a, b| a.name.cmp(&b.name));
+            assert_eq!(listed, want, "{engine:?}");
+            assert_eq!(
+                s.object_list_expired(10, 10).await.expect("expired"),
+                [objects[1].clone()]
+            );
+            assert_eq!(s.object_data_keys().await.expect("keys").len(), 3);
+            // The indexes are back and the names now byte strings.
+            assert!(
+                s.container_create(&container("AUTH_a", "photos"))
+                    .await
+                    .expect("create")
+            );
+            let (n, stats) = s.account_stats("AUTH_a", 10).await.expect("stats");
+            assert_eq!((n, stats), (2, Stats { count: 2, bytes: 4 }), "{engine:?}");
             t.cleanup().await;
         }
     }
