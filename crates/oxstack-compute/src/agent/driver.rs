@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 
+use crate::clients::ImageData;
 use crate::states::power;
 
 /// What a driver needs to make a server.
@@ -118,9 +119,10 @@ pub trait ComputeDriver: Send + Sync + std::fmt::Debug {
     async fn console_output(&self, uuid: &str) -> Result<String, DriverError>;
     /// The servers the hypervisor has.
     async fn list(&self) -> Vec<String>;
-    /// A standalone qcow2 copy of the server's root disk, for a snapshot image. A running
-    /// guest may be paused while the disk is copied, never longer.
-    async fn snapshot(&self, uuid: &str) -> Result<bytes::Bytes, DriverError>;
+    /// A standalone qcow2 copy of the server's root disk, for a snapshot image, as the
+    /// agent streams it to the image service. A running guest may be paused while the disk
+    /// is copied, never longer.
+    async fn snapshot(&self, uuid: &str) -> Result<ImageData, DriverError>;
     /// Plugs a port into a running server. Drivers without a data plane have nothing to
     /// plug: the port exists in the networking service and the guest learns of it from
     /// its metadata.
@@ -407,7 +409,7 @@ impl ComputeDriver for FakeDriver {
         ))
     }
     /// The fake's servers have no disks: their snapshots are empty.
-    async fn snapshot(&self, uuid: &str) -> Result<bytes::Bytes, DriverError> {
+    async fn snapshot(&self, uuid: &str) -> Result<ImageData, DriverError> {
         if !self
             .vms
             .lock()
@@ -416,7 +418,7 @@ impl ComputeDriver for FakeDriver {
         {
             return Err(DriverError(format!("Instance {uuid} could not be found.")));
         }
-        Ok(bytes::Bytes::new())
+        Ok(crate::clients::image_data(bytes::Bytes::new()))
     }
     async fn list(&self) -> Vec<String> {
         self.vms
