@@ -23,7 +23,8 @@ pub struct ComputeConfig {
     /// The name this node's compute agent registers as (`os-services` host, hypervisor
     /// hostname, RPC topic `compute.<host>`); default: the machine's host name.
     pub host: Option<String>,
-    /// The compute driver of this node's agent: `fake` (instant, in memory) or `qemu` (a
+    /// The compute driver of this node's agent: `fake` (in memory; instant but for
+    /// snapshots, see `fake_snapshot_ms`) or `qemu` (a
     /// qemu-system-x86_64 process per server; see `[compute.qemu]`).
     pub driver: String,
     /// Seconds between the agent's power-state sync (Nova's `sync_power_state_interval`):
@@ -45,6 +46,9 @@ pub struct ComputeConfig {
     pub fake_vcpus: u32,
     pub fake_memory_mb: u64,
     pub fake_disk_gb: u64,
+    /// Milliseconds a fake driver's snapshot takes (half copying the disk, half uploading
+    /// it), so that its task and image states can be seen as a real one's can.
+    pub fake_snapshot_ms: u64,
     /// Default quotas (Nova's `[quota]` section; -1 = unlimited).
     pub quota: QuotaDefaults,
     /// An oslo.policy YAML file overriding individual default rules.
@@ -150,6 +154,7 @@ impl Default for ComputeConfig {
             fake_vcpus: 64,
             fake_memory_mb: 131072,
             fake_disk_gb: 2048,
+            fake_snapshot_ms: 1000,
             quota: QuotaDefaults::default(),
             policy_file: None,
         }

@@ -145,10 +145,13 @@ impl Compute {
             .map_err(|e| Error::internal("qemu driver", e))?;
             return Ok(Arc::new(d));
         }
-        Ok(Arc::new(agent::FakeDriver::new(agent::HostResources {
-            vcpus: i64::from(c.fake_vcpus),
-            memory_mb: c.fake_memory_mb as i64,
-            disk_gb: c.fake_disk_gb as i64,
-        })))
+        Ok(Arc::new(
+            agent::FakeDriver::new(agent::HostResources {
+                vcpus: i64::from(c.fake_vcpus),
+                memory_mb: c.fake_memory_mb as i64,
+                disk_gb: c.fake_disk_gb as i64,
+            })
+            .with_snapshot_time(std::time::Duration::from_millis(c.fake_snapshot_ms)),
+        ))
     }
 }

@@ -405,6 +405,129 @@ async fn change_password() {
     );
 }
 
+/// The server's task and the image's status, until both are `(task, status)`.
+async fn snapshot_at(c: &TestCloud, id: &str, image: &str, task: &str, status: &str) {
+    use oxstack_compute::clients::ImageClient;
+    for _ in 0..200 {
+        let r = c.get(&format!("/v2.1/servers/{id}"), ADMIN).await;
+        let record = c.image.image_record("", image).await.expect("record");
+        if r.body["server"]["OS-EXT-STS:task_state"] == task
+            && record.as_ref().is_some_and(|i| i["status"] == status)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the snapshot of {id} never reached task {task} with its image {status}");
+}
+
+#[tokio::test]
+async fn a_snapshot_in_progress_goes_through_nova_states_and_refuses_another() {
+    use oxstack_compute::clients::ImageClient;
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    let id = c.server(MEMBER, "vm1", "1").await;
+    c.wait(&id, "ACTIVE").await;
+    let path = format!("/v2.1/servers/{id}/action");
+    let snap = json!({"createImage": {"name": "snap"}});
+    c.driver.hold_snapshots();
+    let r = c
+        .call(
+            Method::POST,
+            &path,
+            Some(MEMBER),
+            Some(snap.clone()),
+            Some("2.45"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let image = r.body["image_id"].as_str().expect("image_id").to_string();
+    let (cr, pr, sr) = (&c, &path, &snap);
+    let second = move || async move {
+        cr.call(
+            Method::POST,
+            pr,
+            Some(MEMBER),
+            Some(sr.clone()),
+            Some("2.45"),
+        )
+        .await
+    };
+    let ir = &image;
+    let shown = move |progress: i64| async move {
+        let r = cr.get(&format!("/v2.1/images/{ir}"), MEMBER).await;
+        assert_eq!(
+            (
+                r.body["image"]["status"].as_str(),
+                r.body["image"]["progress"].as_i64()
+            ),
+            (Some("SAVING"), Some(progress)),
+            "{:?}",
+            r.body
+        );
+    };
+
+    // The driver copies the disk: the image is queued; a second snapshot is refused.
+    snapshot_at(&c, &id, &image, "image_pending_upload", "queued").await;
+    shown(25).await;
+    let r = second().await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(
+        r.body["conflictingRequest"]["message"],
+        format!(
+            "Cannot 'createImage' instance {id} while it is in task_state image_pending_upload"
+        )
+    );
+
+    // The data streams to the image service: the image is saving.
+    c.driver.snapshot_steps(1);
+    snapshot_at(&c, &id, &image, "image_uploading", "saving").await;
+    shown(50).await;
+    let r = second().await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(
+        r.body["conflictingRequest"]["message"],
+        format!("Cannot 'createImage' instance {id} while it is in task_state image_uploading")
+    );
+
+    // Done: the image is active with the data, the server free for another snapshot.
+    c.driver.release_snapshots();
+    c.wait(&id, "ACTIVE").await;
+    let info = c
+        .image
+        .image_get("", &image)
+        .await
+        .expect("get")
+        .expect("image");
+    assert_eq!(
+        (info.status.as_str(), info.size),
+        ("active", Some(3 * 65536 + 16))
+    );
+    let r = second().await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    c.wait(&id, "ACTIVE").await;
+
+    // An image deleted while it is saving: the snapshot stops, the server is left as it was.
+    c.driver.hold_snapshots();
+    c.driver.snapshot_steps(1);
+    let r = second().await;
+    let image = r.body["image_id"].as_str().expect("image_id").to_string();
+    snapshot_at(&c, &id, &image, "image_uploading", "saving").await;
+    let r = c
+        .call(
+            Method::DELETE,
+            &format!("/v2.1/images/{image}"),
+            Some(MEMBER),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    c.driver.release_snapshots();
+    c.wait(&id, "ACTIVE").await;
+    assert!(c.image.image_get("", &image).await.expect("get").is_none());
+}
+
 #[tokio::test]
 async fn create_image_uploads_the_disk_or_deletes_the_image() {
     use oxstack_compute::clients::ImageClient;
@@ -428,7 +551,14 @@ async fn create_image_uploads_the_disk_or_deletes_the_image() {
     c.wait(&id, "ACTIVE").await;
     let info = c.image.image_get("", &image).await.expect("get");
     let info = info.expect("the snapshot image exists");
-    assert_eq!((info.status.as_str(), info.size), ("active", Some(0)));
+    // An empty qcow2 of the flavor's 1 GiB root disk: header, refcounts, a 2-entry L1.
+    assert_eq!(
+        (info.status.as_str(), info.size),
+        ("active", Some(3 * 65536 + 16))
+    );
+    let (_, data) = c.image.image_download("", &image).await.expect("data");
+    assert_eq!(&data[..4], b"QFI\xfb");
+    assert_eq!(&data[24..32], &(1u64 << 30).to_be_bytes());
 
     // The hypervisor lost the server: the snapshot fails, its image is deleted and the
     // server is left as it was.

@@ -994,30 +994,53 @@ impl Agent {
     }
 
     /// Copies the root disk into the queued image the API created, with the token of the
-    /// user who asked (the image is theirs). A failed snapshot leaves the server as it was
-    /// and deletes the image, as Nova does.
+    /// user who asked (the image is theirs), in Nova's steps: `image_pending_upload` while
+    /// the driver copies the disk (the image is `queued`), `image_uploading` while the data
+    /// streams to the image service (`saving`), then no task (`active`). Each step expects
+    /// the one before it, so a server deleted (or reset) meanwhile keeps its new task state
+    /// and the snapshot stops. A failed or stopped snapshot deletes the image, as Nova does;
+    /// a failed one leaves the server as it was.
     async fn snapshot(&self, uuid: &str, req: &str, args: &Value) -> Outcome {
         const EV: &str = "compute_snapshot_instance";
         self.event_start(uuid, req, EV).await;
         let image_id = args["image_id"].as_str().unwrap_or_default();
         let token = args["auth_token"].as_str().unwrap_or_default();
-        self.set(
-            uuid,
-            InstanceUpdate {
-                task_state: Some(Some(task::IMAGE_UPLOADING.into())),
-                ..Default::default()
-            },
-        )
-        .await?;
-        let uploaded = match self.opts.driver.snapshot(uuid).await {
-            Ok(data) => self
-                .opts
+        let step = |to: &str, from: &[&str]| InstanceUpdate {
+            task_state: Some(Some(to.into())),
+            expect_task_state: Some(from.iter().map(|t| Some((*t).to_string())).collect()),
+            ..Default::default()
+        };
+        let stopped = || format!("Instance {uuid} changed task state during its snapshot.");
+        let uploaded = async {
+            if !self
+                .set(
+                    uuid,
+                    step(
+                        task::IMAGE_PENDING_UPLOAD,
+                        &[task::IMAGE_SNAPSHOT, task::IMAGE_BACKUP],
+                    ),
+                )
+                .await?
+            {
+                return Err(stopped());
+            }
+            let data = self.opts.driver.snapshot(uuid).await.map_err(|e| e.0)?;
+            if !self
+                .set(
+                    uuid,
+                    step(task::IMAGE_UPLOADING, &[task::IMAGE_PENDING_UPLOAD]),
+                )
+                .await?
+            {
+                return Err(stopped());
+            }
+            self.opts
                 .image
                 .image_upload(token, image_id, data)
                 .await
-                .map_err(|e| error_chain(&e)),
-            Err(e) => Err(e.0),
-        };
+                .map_err(|e| error_chain(&e))
+        }
+        .await;
         if uploaded.is_ok()
             && let (Some(kind), Some(keep)) =
                 (args["backup_type"].as_str(), args["rotation"].as_u64())
@@ -1030,10 +1053,22 @@ impl Agent {
                 tracing::warn!(image = image_id, error = %d, "failed snapshot image not deleted");
             }
         }
+        // Only a task of this snapshot ends here (not a `deleting` that came meanwhile).
         self.set(
             uuid,
             InstanceUpdate {
                 task_state: Some(None),
+                expect_task_state: Some(
+                    [
+                        task::IMAGE_SNAPSHOT,
+                        task::IMAGE_BACKUP,
+                        task::IMAGE_PENDING_UPLOAD,
+                        task::IMAGE_UPLOADING,
+                    ]
+                    .iter()
+                    .map(|t| Some((*t).to_string()))
+                    .collect(),
+                ),
                 ..Default::default()
             },
         )

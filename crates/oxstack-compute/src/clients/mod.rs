@@ -8,12 +8,16 @@
 //! binary provides.
 
 use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -60,6 +64,14 @@ impl From<ClientError> for oxstack_common::Error {
     fn from(e: ClientError) -> Self {
         oxstack_common::Error::internal("cross-service call", e)
     }
+}
+
+/// Image data on its way to the image service, chunk by chunk (a driver's snapshot).
+pub type ImageData = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// `data` as [`ImageData`] of one chunk.
+pub fn image_data(data: Bytes) -> ImageData {
+    Box::pin(futures_util::stream::once(async move { Ok(data) }))
 }
 
 /// What compute needs to know of an image.
@@ -110,9 +122,11 @@ pub trait ImageClient: Send + Sync + std::fmt::Debug {
     /// updated record.
     async fn image_patch(&self, token: &str, id: &str, ops: &[Value])
     -> Result<Value, ClientError>;
-    /// Uploads a queued image's data (`PUT /v2/images/{id}/file`); the image goes active.
-    // TODO-performance: stream from the driver's file instead of holding the data in memory.
-    async fn image_upload(&self, token: &str, id: &str, data: Bytes) -> Result<(), ClientError>;
+    /// Uploads a queued image's data (`PUT /v2/images/{id}/file`), streaming it as it
+    /// arrives: the image is `saving` until the last chunk, then `active`. Fails when the
+    /// image was deleted meanwhile.
+    async fn image_upload(&self, token: &str, id: &str, data: ImageData)
+    -> Result<(), ClientError>;
     /// Deletes an image (no error when it is already gone).
     async fn image_delete(&self, token: &str, id: &str) -> Result<(), ClientError>;
 }
@@ -180,7 +194,15 @@ pub fn flavor_resources(vcpus: i64, ram: i64, disk: i64) -> Resources {
 // ---------------------------------------------------------------------------------------
 // HTTP implementations
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// Request bodies: whole (JSON, small uploads) or streamed ([`ImageData`]).
+type HttpBody = UnsyncBoxBody<Bytes, std::io::Error>;
+type HttpClient = Client<HttpConnector, HttpBody>;
+
+fn whole_body(bytes: Bytes) -> HttpBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
@@ -221,6 +243,34 @@ impl Http {
         headers: &[(&str, &str)],
         body: Option<(&str, Bytes)>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        let (content_type, bytes) = body.unzip();
+        let body = whole_body(bytes.unwrap_or_default());
+        self.send_body(method, path, headers, content_type, body)
+            .await
+    }
+
+    /// Streams `data` as the body (chunked) and answers the status and the raw body.
+    pub(crate) async fn send_stream(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        data: ImageData,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let body = StreamBody::new(data.map_ok(Frame::data)).boxed_unsync();
+        self.send_body(method, path, headers, Some(content_type), body)
+            .await
+    }
+
+    async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: Option<&str>,
+        body: HttpBody,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let mut b = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -228,13 +278,9 @@ impl Http {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        let body = match body {
-            Some((content_type, bytes)) => {
-                b = b.header("content-type", content_type);
-                Full::new(bytes)
-            }
-            None => Full::new(Bytes::new()),
-        };
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
         let req = b.body(body).map_err(|e| ClientError::Protocol {
             service: self.service,
             detail: e.to_string(),
@@ -446,7 +492,12 @@ impl ImageClient for HttpImageClient {
         Ok(v)
     }
 
-    async fn image_upload(&self, token: &str, id: &str, data: Bytes) -> Result<(), ClientError> {
+    async fn image_upload(
+        &self,
+        token: &str,
+        id: &str,
+        data: ImageData,
+    ) -> Result<(), ClientError> {
         if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(ClientError::Protocol {
                 service: "image",
@@ -455,11 +506,12 @@ impl ImageClient for HttpImageClient {
         }
         let (st, body) = self
             .0
-            .send_raw(
+            .send_stream(
                 Method::PUT,
                 &format!("/v2/images/{id}/file"),
                 &[("x-auth-token", token)],
-                Some(("application/octet-stream", data)),
+                "application/octet-stream",
+                data,
             )
             .await?;
         if st != StatusCode::NO_CONTENT {
@@ -869,16 +921,46 @@ impl ImageClient for FakeImageClient {
         image_info(r).ok_or_else(|| not_found(&id))
     }
 
-    async fn image_upload(&self, _token: &str, id: &str, data: Bytes) -> Result<(), ClientError> {
+    /// As Glance: `queued` → `saving` while the data arrives → `active`; back to `queued`
+    /// when the data fails; an error (410, as Glance) when the image was deleted meanwhile.
+    async fn image_upload(
+        &self,
+        _token: &str,
+        id: &str,
+        data: ImageData,
+    ) -> Result<(), ClientError> {
+        {
+            let mut images = self.images();
+            let (r, _, _) = images.get_mut(id).ok_or_else(|| not_found(id))?;
+            if r["status"] != "queued" {
+                return Err(ClientError::Status {
+                    service: "image",
+                    status: 409,
+                    body: format!("image {id} is {}", r["status"]),
+                });
+            }
+            r["status"] = json!("saving");
+        }
+        let chunks: Result<Vec<Bytes>, _> = data.collect::<Vec<_>>().await.into_iter().collect();
         let mut images = self.images();
-        let (r, d, _) = images.get_mut(id).ok_or_else(|| not_found(id))?;
-        if r["status"] != "queued" {
+        let Some((r, d, _)) = images.get_mut(id) else {
             return Err(ClientError::Status {
                 service: "image",
-                status: 409,
-                body: format!("image {id} is {}", r["status"]),
+                status: 410,
+                body: format!("image {id} was deleted during the upload"),
             });
-        }
+        };
+        let chunks = match chunks {
+            Ok(c) => c,
+            Err(e) => {
+                r["status"] = json!("queued");
+                return Err(ClientError::Unreachable {
+                    service: "image",
+                    source: Box::new(e),
+                });
+            }
+        };
+        let data = Bytes::from(chunks.concat());
         r["status"] = json!("active");
         r["size"] = json!(data.len());
         *d = Some(data);
@@ -1057,7 +1139,7 @@ impl ServiceTokenSource for PasswordTokenSource {
             .method(Method::POST)
             .uri(format!("{}/v3/auth/tokens", self.http.base))
             .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(self.body.to_string())))
+            .body(whole_body(Bytes::from(self.body.to_string())))
             .map_err(|e| ClientError::NoToken(Box::new(e)))?;
         let resp = tokio::time::timeout(Duration::from_secs(30), self.http.client.request(req))
             .await

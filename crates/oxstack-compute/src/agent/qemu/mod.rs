@@ -922,7 +922,8 @@ impl ComputeDriver for QemuDriver {
     /// `qemu-img convert` of the root disk (its overlay and the cached image below it) into
     /// one qcow2 file. A running guest is paused for the copy (`stop` drains and flushes
     /// its I/O), so the copy is crash-consistent, and continues after it.
-    async fn snapshot(&self, uuid: &str) -> Result<bytes::Bytes, DriverError> {
+    // TODO-performance: stream the copy from its file instead of holding it in memory.
+    async fn snapshot(&self, uuid: &str) -> Result<crate::clients::ImageData, DriverError> {
         Self::valid(uuid)?;
         let dir = self.dir(uuid);
         let disk = dir.join("disk");
@@ -954,7 +955,7 @@ impl ComputeDriver for QemuDriver {
             Err(e) => Err(e),
         };
         let _ = tokio::fs::remove_file(&part).await;
-        data.map(bytes::Bytes::from)
+        data.map(|d| crate::clients::image_data(d.into()))
     }
 
     async fn list(&self) -> Vec<String> {
