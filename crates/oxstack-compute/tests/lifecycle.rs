@@ -5,6 +5,7 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::*;
 use oxstack_compute::agent::ComputeDriver;
+use oxstack_compute::clients::ImageClient;
 use serde_json::json;
 
 const IMAGE2: &str = "5e1f0a6b-8f63-4a7e-9c55-0d8e1b0b4b2e";
@@ -150,6 +151,17 @@ async fn shelve_unshelve_and_rescue() {
         StatusCode::ACCEPTED
     );
     c.wait(&id, "PAUSED").await;
+    c.image
+        .image_patch(
+            "",
+            IMAGE,
+            &[
+                json!({"op": "add", "path": "/kernel_id", "value": "k1"}),
+                json!({"op": "add", "path": "/owner_specified.openstack.md5", "value": "x"}),
+            ],
+        )
+        .await
+        .expect("patch");
     assert_eq!(
         act(json!({"shelve": null})).await.status,
         StatusCode::ACCEPTED
@@ -157,6 +169,23 @@ async fn shelve_unshelve_and_rescue() {
     let s = c.wait(&id, "SHELVED_OFFLOADED").await;
     assert_eq!(s["OS-EXT-STS:power_state"], 0);
     assert!(!c.driver.list().await.contains(&id));
+    // The root disk went into `<name>-shelved`, which inherits what booting it needs (not
+    // what describes the original upload).
+    let shelved = c
+        .image
+        .image_records("", &[("name".into(), "vm1-shelved".into())], None)
+        .await
+        .expect("records");
+    assert_eq!(shelved.len(), 1, "{shelved:?}");
+    let rec = &shelved[0];
+    assert_eq!(
+        (&rec["status"], &rec["kernel_id"], &rec["instance_uuid"]),
+        (&json!("active"), &json!("k1"), &json!(id))
+    );
+    assert!(rec.get("owner_specified.openstack.md5").is_none(), "{rec}");
+    let shelved_id = rec["id"].as_str().expect("id").to_string();
+    let (_, data) = c.image.image_download("", &shelved_id).await.expect("data");
+    assert_eq!(&data[..4], b"QFI\xfb");
     // Offloading an offloaded server: 409; members may not offload at all.
     assert_eq!(
         c.post(&path, ADMIN, json!({"shelveOffload": null}))
@@ -178,6 +207,12 @@ async fn shelve_unshelve_and_rescue() {
     );
     let s = c.wait(&id, "ACTIVE").await;
     assert_eq!(s["OS-EXT-STS:power_state"], 1);
+    // It booted from the shelved image, which is gone now.
+    assert_eq!(c.driver.image_of(&id), Some(shelved_id.clone()));
+    assert_eq!(
+        c.image.image_record("", &shelved_id).await.expect("get"),
+        None
+    );
 
     // Rescue answers a password; a rescued server cannot be rescued again.
     let r = act(json!({"rescue": {"adminPass": "pw"}})).await;

@@ -167,6 +167,7 @@ struct FakeVm {
     name: String,
     power: i64,
     root_gb: i64,
+    image_ref: String,
 }
 
 /// The fake driver: in memory; instant but for snapshots (see [`FakeDriver::snapshot_time`]).
@@ -230,6 +231,15 @@ impl FakeDriver {
     /// Snapshots run freely again.
     pub fn release_snapshots(&self) {
         self.snapshot_steps.send_replace(u32::MAX);
+    }
+
+    /// The image server `uuid` was spawned from.
+    pub fn image_of(&self, uuid: &str) -> Option<String> {
+        self.vms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uuid)
+            .map(|vm| vm.image_ref.clone())
     }
 
     /// The volumes plugged into server `uuid` (ids, in attach order).
@@ -311,6 +321,7 @@ impl ComputeDriver for FakeDriver {
                 name: spec.name.clone(),
                 power: power::RUNNING,
                 root_gb: spec.root_gb,
+                image_ref: spec.image_ref.clone(),
             },
         );
         self.nics.lock().unwrap_or_else(|p| p.into_inner()).insert(

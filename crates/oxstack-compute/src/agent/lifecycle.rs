@@ -8,8 +8,11 @@
 
 use serde_json::Value;
 
+use oxstack_common::http::error_chain;
+
 use super::{Agent, Outcome, now, spec_of};
-use crate::states::{power, vm};
+use crate::app::SHELVED_IMAGE;
+use crate::states::{power, task, vm};
 use crate::store::InstanceUpdate;
 
 impl Agent {
@@ -23,12 +26,9 @@ impl Agent {
     ) -> Option<Outcome> {
         Some(match method {
             "rebuild_instance" => self.rebuild(uuid, req).await,
-            "shelve_instance" => {
-                let offload = args["offload"].as_bool().unwrap_or(true);
-                self.shelve(uuid, req, offload).await
-            }
+            "shelve_instance" => self.shelve(uuid, req, args).await,
             "shelve_offload_instance" => self.shelve_offload(uuid, req).await,
-            "unshelve_instance" => self.unshelve(uuid, req).await,
+            "unshelve_instance" => self.unshelve(uuid, req, args).await,
             "rescue_instance" => {
                 let d = &self.opts.driver;
                 self.simple(
@@ -107,20 +107,45 @@ impl Agent {
         }
     }
 
-    async fn shelve(&self, uuid: &str, req: &str, offload: bool) -> Outcome {
+    /// Shelves a server as Nova does: the guest is powered off and its root disk uploaded
+    /// into the `<name>-shelved` image the API created (`image_id`, with the shelving user's
+    /// `auth_token`; none for a volume-backed server); with `offload` the guest then leaves
+    /// the hypervisor, its local disks with it, and unshelve boots it from that image.
+    async fn shelve(&self, uuid: &str, req: &str, args: &Value) -> Outcome {
         const EV: &str = "compute_shelve_instance";
         self.event_start(uuid, req, EV).await;
+        let offload = args["offload"].as_bool().unwrap_or(true);
         let d = &self.opts.driver;
-        // TODO-correctness: upload the disk into the shelved image once drivers have disks.
-        let result = if offload {
-            d.destroy(uuid).await
-        } else {
-            d.power_off(uuid).await
-        };
+        let mut result = d.power_off(uuid).await.map_err(|e| e.0);
+        if result.is_ok()
+            && let Some(image_id) = args["image_id"].as_str()
+        {
+            let token = args["auth_token"].as_str().unwrap_or_default();
+            result = self
+                .upload_snapshot(
+                    uuid,
+                    token,
+                    image_id,
+                    &[task::SHELVING],
+                    (
+                        task::SHELVING_IMAGE_PENDING_UPLOAD,
+                        task::SHELVING_IMAGE_UPLOADING,
+                    ),
+                )
+                .await;
+            if result.is_err()
+                && let Err(e) = self.opts.image.image_delete(token, image_id).await
+            {
+                tracing::warn!(image = image_id, error = %error_chain(&e), "failed shelved image not deleted");
+            }
+        }
+        if result.is_ok() && offload {
+            result = d.destroy(uuid).await.map_err(|e| e.0);
+        }
         if let Err(e) = result {
-            self.to_error(uuid, &e.0).await;
-            self.event_finish(uuid, req, EV, Some(&e.0)).await;
-            return Err(e.0);
+            self.to_error(uuid, &e).await;
+            self.event_finish(uuid, req, EV, Some(&e)).await;
+            return Err(e);
         }
         let (vs, ps) = if offload {
             (vm::SHELVED_OFFLOADED, power::NOSTATE)
@@ -163,14 +188,20 @@ impl Agent {
         Ok(Value::Null)
     }
 
-    async fn unshelve(&self, uuid: &str, req: &str) -> Outcome {
+    /// Boots a shelved server again: an offloaded one from its shelved image (`image_id`),
+    /// which is then deleted with the unshelving user's `auth_token`, as Nova does.
+    async fn unshelve(&self, uuid: &str, req: &str, args: &Value) -> Outcome {
         const EV: &str = "compute_unshelve_instance";
         let i = self.load(uuid).await?;
         self.event_start(uuid, req, EV).await;
         let d = &self.opts.driver;
+        let shelved_image = args["image_id"].as_str();
         let result = if d.power_state(uuid).await == power::NOSTATE {
             match self.spec_with_volumes(&i, false).await {
-                Ok(spec) => {
+                Ok(mut spec) => {
+                    if let Some(image) = shelved_image {
+                        spec.image_ref = image.to_string();
+                    }
                     let spawned = d.spawn(&spec).await;
                     if spawned.is_ok() {
                         self.complete_volumes(&i, &spec.volumes).await;
@@ -186,6 +217,16 @@ impl Agent {
             self.to_error(uuid, &e.0).await;
             self.event_finish(uuid, req, EV, Some(&e.0)).await;
             return Err(e.0);
+        }
+        if let Some(image) = shelved_image {
+            let token = args["auth_token"].as_str().unwrap_or_default();
+            if let Err(e) = self.opts.image.image_delete(token, image).await {
+                tracing::warn!(image, error = %error_chain(&e), "shelved image not deleted");
+            }
+            self.store()
+                .instance_sysmeta_set(uuid, SHELVED_IMAGE, None)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         self.set(
             uuid,

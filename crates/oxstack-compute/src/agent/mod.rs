@@ -993,6 +993,39 @@ impl Agent {
         }
     }
 
+    /// Copies the server's root disk into the queued image `image_id` with `token`, in Nova's
+    /// two steps: `tasks.0` while the driver copies the disk (the image is `queued`), `tasks.1`
+    /// while the data streams to the image service (`saving`). Each step expects the one
+    /// before it (the first expects one of `from`), so a server deleted (or reset) meanwhile
+    /// keeps its new task state and the copy stops with an error.
+    async fn upload_snapshot(
+        &self,
+        uuid: &str,
+        token: &str,
+        image_id: &str,
+        from: &[&str],
+        tasks: (&str, &str),
+    ) -> Result<(), String> {
+        let step = |to: &str, from: &[&str]| InstanceUpdate {
+            task_state: Some(Some(to.into())),
+            expect_task_state: Some(from.iter().map(|t| Some((*t).to_string())).collect()),
+            ..Default::default()
+        };
+        let stopped = || format!("Instance {uuid} changed task state during its snapshot.");
+        if !self.set(uuid, step(tasks.0, from)).await? {
+            return Err(stopped());
+        }
+        let data = self.opts.driver.snapshot(uuid).await.map_err(|e| e.0)?;
+        if !self.set(uuid, step(tasks.1, &[tasks.0])).await? {
+            return Err(stopped());
+        }
+        self.opts
+            .image
+            .image_upload(token, image_id, data)
+            .await
+            .map_err(|e| error_chain(&e))
+    }
+
     /// Copies the root disk into the queued image the API created, with the token of the
     /// user who asked (the image is theirs), in Nova's steps: `image_pending_upload` while
     /// the driver copies the disk (the image is `queued`), `image_uploading` while the data
@@ -1005,42 +1038,15 @@ impl Agent {
         self.event_start(uuid, req, EV).await;
         let image_id = args["image_id"].as_str().unwrap_or_default();
         let token = args["auth_token"].as_str().unwrap_or_default();
-        let step = |to: &str, from: &[&str]| InstanceUpdate {
-            task_state: Some(Some(to.into())),
-            expect_task_state: Some(from.iter().map(|t| Some((*t).to_string())).collect()),
-            ..Default::default()
-        };
-        let stopped = || format!("Instance {uuid} changed task state during its snapshot.");
-        let uploaded = async {
-            if !self
-                .set(
-                    uuid,
-                    step(
-                        task::IMAGE_PENDING_UPLOAD,
-                        &[task::IMAGE_SNAPSHOT, task::IMAGE_BACKUP],
-                    ),
-                )
-                .await?
-            {
-                return Err(stopped());
-            }
-            let data = self.opts.driver.snapshot(uuid).await.map_err(|e| e.0)?;
-            if !self
-                .set(
-                    uuid,
-                    step(task::IMAGE_UPLOADING, &[task::IMAGE_PENDING_UPLOAD]),
-                )
-                .await?
-            {
-                return Err(stopped());
-            }
-            self.opts
-                .image
-                .image_upload(token, image_id, data)
-                .await
-                .map_err(|e| error_chain(&e))
-        }
-        .await;
+        let uploaded = self
+            .upload_snapshot(
+                uuid,
+                token,
+                image_id,
+                &[task::IMAGE_SNAPSHOT, task::IMAGE_BACKUP],
+                (task::IMAGE_PENDING_UPLOAD, task::IMAGE_UPLOADING),
+            )
+            .await;
         if uploaded.is_ok()
             && let (Some(kind), Some(keep)) =
                 (args["backup_type"].as_str(), args["rotation"].as_u64())

@@ -59,6 +59,59 @@ impl ProxyImage {
     }
 }
 
+/// Properties a snapshot does not take from its server's image: Nova's
+/// `NON_INHERITABLE_IMAGE_PROPERTIES`, the ones a snapshot sets for itself, and prefixes of
+/// properties that describe the original upload or belong to the image service.
+const NOT_INHERITED: &[&str] = &[
+    "cache_in_nova",
+    "bittorrent",
+    "img_signature",
+    "img_signature_hash_method",
+    "img_signature_certificate_uuid",
+    "img_signature_key_type",
+    "cinder_encryption_key_id",
+    "cinder_encryption_key_deletion_policy",
+    "instance_uuid",
+    "image_type",
+    "base_image_ref",
+    "user_id",
+    "backup_type",
+    "image_location",
+    "image_state",
+    "owner_id",
+];
+const NOT_INHERITED_PREFIXES: &[&str] = &["os_glance", "owner_specified."];
+
+impl App {
+    /// The properties a snapshot of a server booted from `image_ref` inherits from that
+    /// image, as Nova's do: what booting the snapshot needs (`kernel_id`, `ramdisk_id`,
+    /// `os_command_line`, `hw_*`, ...). None when the image is gone or not visible.
+    pub(crate) async fn inherited_properties(
+        &self,
+        token: &str,
+        image_ref: &str,
+    ) -> BTreeMap<String, String> {
+        if image_ref.is_empty() {
+            return BTreeMap::new();
+        }
+        match self.image.image_record(token, image_ref).await {
+            Ok(Some(record)) => {
+                let mut props = properties(&record);
+                props.retain(|k, _| {
+                    !NOT_INHERITED.contains(&k.as_str())
+                        && !NOT_INHERITED_PREFIXES.iter().any(|p| k.starts_with(p))
+                });
+                props
+            }
+            Ok(None) => BTreeMap::new(),
+            Err(e) => {
+                tracing::warn!(image = image_ref, error = %e, "image properties not inherited");
+                BTreeMap::new()
+            }
+        }
+    }
+}
+
 fn properties(record: &Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Some(m) = record.as_object() {

@@ -2,8 +2,6 @@
 //! unshelve and rescue / unrescue, with Nova's state checks (nova/compute/api.py). The API
 //! side checks and records; the host's agent does the work and sets the stable state.
 
-use std::collections::BTreeMap;
-
 use oxstack_common::context::RequestContext;
 use oxstack_common::{Error, Result};
 use serde_json::{Map, Value, json};
@@ -18,7 +16,8 @@ use crate::states::{Allowed, NO_TASK, task, vm};
 use crate::store::InstanceUpdate;
 
 /// The system metadata key holding the snapshot image of a shelved server.
-const SHELVED_IMAGE: &str = "shelved_image_id";
+/// The system metadata key naming a shelved server's image (Nova's).
+pub(crate) const SHELVED_IMAGE: &str = "shelved_image_id";
 
 /// What a rebuild answers with.
 #[derive(Debug, Clone)]
@@ -206,11 +205,11 @@ impl App {
         }
         let mut image_id = None;
         if !i.image_ref.is_empty() {
-            let mut props = BTreeMap::new();
+            let token = c.ctx.token.clone().unwrap_or_default();
+            let mut props = self.inherited_properties(&token, &i.image_ref).await;
             props.insert("instance_uuid".into(), i.uuid.clone());
             props.insert("image_type".into(), "snapshot".into());
             props.insert("base_image_ref".into(), i.image_ref.clone());
-            let token = c.ctx.token.clone().unwrap_or_default();
             let image = self
                 .image
                 .snapshot_create(&token, &format!("{}-shelved", i.name), &props)
@@ -226,7 +225,7 @@ impl App {
             &c,
             &i,
             "shelve_instance",
-            json!({"image_id": image_id, "offload": true}),
+            json!({"image_id": image_id, "offload": true, "auth_token": c.ctx.token}),
         )
         .await;
         Ok(())
@@ -260,22 +259,20 @@ impl App {
             .server_for(&c, id, "os_compute_api:os-shelve:unshelve")
             .await?;
         Self::check_locked(&c, &i)?;
-        self.transition(&c, &i, "unshelve", UNSHELVE_ALLOWED, Some(task::UNSHELVING))
-            .await?;
-        self.cast(&c, &i, "unshelve_instance", json!({})).await;
-        if let Some(image_id) = self
+        let image_id = self
             .store
             .instance_sysmeta_get(&i.uuid, SHELVED_IMAGE)
-            .await?
-        {
-            let token = c.ctx.token.clone().unwrap_or_default();
-            if let Err(e) = self.image.image_delete(&token, &image_id).await {
-                tracing::warn!(error = %e, image_id, "shelved image not deleted");
-            }
-            self.store
-                .instance_sysmeta_set(&i.uuid, SHELVED_IMAGE, None)
-                .await?;
-        }
+            .await?;
+        self.transition(&c, &i, "unshelve", UNSHELVE_ALLOWED, Some(task::UNSHELVING))
+            .await?;
+        let token = c.ctx.token.clone().unwrap_or_default();
+        self.cast(
+            &c,
+            &i,
+            "unshelve_instance",
+            json!({"image_id": image_id, "auth_token": token}),
+        )
+        .await;
         Ok(())
     }
 

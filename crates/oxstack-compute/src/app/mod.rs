@@ -36,6 +36,7 @@ use crate::store::Store;
 
 pub use hosts::{HostEntry, HostResource};
 pub use lifecycle::Rebuilt;
+pub(crate) use lifecycle::SHELVED_IMAGE;
 pub use networking::{Interface, InterfaceRequest};
 pub use quotas::{QUOTA_RESOURCES, QuotaUsage};
 pub use servers::{

@@ -1384,8 +1384,10 @@ impl App {
             return Err(state_conflict(&i, action));
         }
         self.check_image_metadata_quota(ctx, metadata.len()).await?;
-        // The caller's metadata wins over these, as in Nova.
-        let mut props = BTreeMap::from([
+        let token = c.ctx.token.clone().unwrap_or_default();
+        // The caller's metadata wins over these, these over the server image's, as in Nova.
+        let mut props = self.inherited_properties(&token, &i.image_ref).await;
+        props.extend([
             ("instance_uuid".to_string(), i.uuid.clone()),
             ("user_id".into(), c.user_id().to_string()),
             ("image_type".into(), "snapshot".into()),
@@ -1396,7 +1398,6 @@ impl App {
             props.insert("backup_type".into(), b.backup_type.clone());
         }
         props.extend(metadata);
-        let token = c.ctx.token.clone().unwrap_or_default();
         let image = self
             .image
             .snapshot_create(&token, name, &props)
