@@ -77,11 +77,30 @@ impl Hub {
     /// Hashes `chunks` after what `md5` holds and gives the state back. Batches of one stream
     /// must be given one after another (await each).
     pub async fn update(&self, md5: Md5, chunks: Vec<Bytes>) -> Result<Md5, HubStopped> {
+        self.submit(md5, chunks).wait().await
+    }
+
+    /// Gives the hub a batch now (its hashing starts while the caller does something else)
+    /// and returns what to await for the state.
+    pub fn submit(&self, md5: Md5, chunks: Vec<Bytes>) -> Pending {
         let (done, rx) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(Job { md5, chunks, done })
-            .map_err(|_| HubStopped)?;
-        rx.await.map_err(|_| HubStopped)
+        let sent = self.tx.send(Job { md5, chunks, done }).is_ok();
+        Pending {
+            rx: sent.then_some(rx),
+        }
+    }
+}
+
+/// A batch given to [`Hub::submit`].
+#[derive(Debug)]
+pub struct Pending {
+    rx: Option<tokio::sync::oneshot::Receiver<Md5>>,
+}
+
+impl Pending {
+    /// The stream's state once the batch is hashed.
+    pub async fn wait(self) -> Result<Md5, HubStopped> {
+        self.rx.ok_or(HubStopped)?.await.map_err(|_| HubStopped)
     }
 }
 

@@ -15,7 +15,7 @@ mod hub;
 #[allow(unsafe_code)]
 mod simd;
 
-pub use hub::{Hub, HubStopped};
+pub use hub::{Hub, HubStopped, Pending};
 pub use simd::{Block, LANES, LaneStates, Level, compress8};
 
 /// The MD5 initial state (RFC 1321).
