@@ -2,8 +2,9 @@
 //! [`MemoryStore`] (the fake). Where an object's bytes live is chosen here only, so a ring
 //! with replicas across nodes can replace it later.
 //!
-//! A write streams to `<root>/tmp/<key>.part` computing the md5 as the bytes go by; at the
-//! end the file is fsynced, renamed to `<root>/data/<aa>/<key>` and the directory fsynced.
+//! A write streams to `<root>/tmp/<key>.part` in 1 MiB batches, each hashed while it is
+//! written (a large upload's batches by the md5 hub, [`oxstack_md5x::Hub`], which hashes
+//! concurrent uploads together in SIMD lanes); at the end the file is fsynced, renamed to `<root>/data/<aa>/<key>` and the directory fsynced.
 //! Any failure removes the temporary file: an interrupted upload leaves nothing visible.
 //! A crash can still leave a temporary file (removed by [`FileStore::open`]) or data that no
 //! listing row names (removed by the start-up reconciliation, [`crate::app::App::reconcile_data`]).
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use md5::Digest as _;
+use oxstack_md5x::Md5;
 
 /// A stream of data chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -98,9 +100,14 @@ impl FileStore {
     }
 }
 
-/// How many bytes of a body are gathered before they go to a blocking thread to be hashed and
-/// written: a hop to the blocking pool per batch rather than per network chunk.
+/// How many bytes of a body are gathered before they go to a blocking thread to be written
+/// (and to the md5 hub to be hashed): a hop per batch rather than per network chunk.
 const WRITE_BATCH: usize = 1 << 20;
+
+/// Batches smaller than this are hashed on the blocking thread that writes them (a small
+/// object: one hop in all); larger ones go to the md5 hub, which hashes concurrent uploads
+/// together in SIMD lanes while the batch is written.
+const HUB_MIN: usize = 64 << 10;
 
 /// The file an upload is going to, moved to a blocking thread for each batch. The file is
 /// created with the first batch, so a small object needs one hop in all (create, write, sync,
@@ -109,26 +116,37 @@ const WRITE_BATCH: usize = 1 << 20;
 struct Upload {
     tmp: PathBuf,
     file: Option<std::fs::File>,
-    md5: md5::Md5,
 }
 
 impl Upload {
+    /// Writes the chunks with as few system calls as the kernel allows (one `writev` for a
+    /// batch, usually).
     fn write(&mut self, chunks: &[Bytes]) -> io::Result<()> {
-        use std::io::Write as _;
+        use std::io::{IoSlice, Write as _};
         let file = match &mut self.file {
             Some(f) => f,
             None => self.file.insert(std::fs::File::create(&self.tmp)?),
         };
-        for c in chunks {
-            self.md5.update(c);
-            file.write_all(c)?;
+        let mut slices: Vec<IoSlice<'_>> = chunks
+            .iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| IoSlice::new(c))
+            .collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match file.write_vectored(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
 
     /// Syncs the data, moves it to `dest` and syncs the directory (and a new fan-out
-    /// directory's parent); returns the md5.
-    fn finish(mut self, dest: &Path) -> io::Result<String> {
+    /// directory's parent).
+    fn finish(&mut self, dest: &Path) -> io::Result<()> {
         self.write(&[])?;
         if let Some(f) = self.file.take() {
             f.sync_all()?;
@@ -142,8 +160,7 @@ impl Upload {
             }
         }
         std::fs::rename(&self.tmp, dest)?;
-        std::fs::File::open(&dir)?.sync_all()?;
-        Ok(hex::encode(self.md5.finalize()))
+        std::fs::File::open(&dir)?.sync_all()
     }
 }
 
@@ -151,18 +168,79 @@ fn joined<T>(r: Result<T, tokio::task::JoinError>) -> Result<T, DataError> {
     r.map_err(|e| DataError::Io(io::Error::other(e)))
 }
 
+/// A batch being written on a blocking thread and hashed: on that thread (`Md5` carried in the
+/// task) or on the md5 hub.
+struct Busy {
+    write: tokio::task::JoinHandle<(Upload, Option<Md5>, io::Result<()>)>,
+    hub: Option<oxstack_md5x::Pending>,
+}
+
+impl Busy {
+    /// Starts writing (and hashing) `chunks`; `last` also syncs and renames to `dest`.
+    fn start(
+        mut up: Upload,
+        md5: Md5,
+        chunks: Vec<Bytes>,
+        len: usize,
+        last: Option<PathBuf>,
+    ) -> Result<Busy, DataError> {
+        let (inline, hub) = if len < HUB_MIN {
+            (Some(md5), None)
+        } else {
+            let hub = oxstack_md5x::Hub::global().map_err(DataError::Io)?;
+            (None, Some(hub.submit(md5, chunks.clone())))
+        };
+        let write = tokio::task::spawn_blocking(move || {
+            let md5 = inline.map(|mut m| {
+                chunks.iter().for_each(|c| m.update(c));
+                m
+            });
+            let r = up.write(&chunks).and_then(|()| match &last {
+                Some(dest) => up.finish(dest),
+                None => Ok(()),
+            });
+            (up, md5, r)
+        });
+        Ok(Busy { write, hub })
+    }
+
+    /// Waits for the write and the hash.
+    async fn wait(self) -> Result<(Upload, Md5), DataError> {
+        let (up, inline, r) = joined(self.write.await)?;
+        // The hub's result is awaited even after a failed write: the state must not be dropped
+        // while the hub still reads the chunks (it holds its own references, so this is only
+        // about reporting the first error).
+        let hashed = match self.hub {
+            Some(p) => Some(
+                p.wait()
+                    .await
+                    .map_err(|e| DataError::Io(io::Error::other(e)))?,
+            ),
+            None => None,
+        };
+        r.map_err(DataError::Io)?;
+        let md5 = inline
+            .or(hashed)
+            .ok_or_else(|| DataError::Io(io::Error::other("no md5 state")))?;
+        Ok((up, md5))
+    }
+}
+
 #[async_trait]
 impl DataStore for FileStore {
     async fn put(&self, key: &str, mut body: ByteStream, limit: u64) -> Result<Written, DataError> {
         let dest = self.path(key)?;
         let tmp = self.root.join("tmp").join(format!("{key}.part"));
-        let mut idle = Some(Upload {
-            tmp: tmp.clone(),
-            file: None,
-            md5: md5::Md5::new(),
-        });
-        // At most one batch is being written while the next one is read from the network.
-        let mut busy: Option<tokio::task::JoinHandle<(Upload, io::Result<()>)>> = None;
+        let mut idle = Some((
+            Upload {
+                tmp: tmp.clone(),
+                file: None,
+            },
+            Md5::new(),
+        ));
+        // At most one batch is being written and hashed while the next one is read from the
+        // network.
+        let mut busy: Option<Busy> = None;
         let result = async {
             let (mut batch, mut batch_len, mut size) = (Vec::new(), 0usize, 0u64);
             loop {
@@ -179,41 +257,31 @@ impl DataStore for FileStore {
                         continue;
                     }
                 }
-                let mut up = match busy.take() {
-                    Some(task) => {
-                        let (up, r) = joined(task.await)?;
-                        r.map_err(DataError::Io)?;
-                        up
-                    }
+                let (up, md5) = match busy.take() {
+                    Some(b) => b.wait().await?,
                     None => idle
                         .take()
                         .ok_or_else(|| DataError::Io(io::Error::other("no upload")))?,
                 };
                 let chunks = std::mem::take(&mut batch);
-                batch_len = 0;
+                let len = std::mem::take(&mut batch_len);
                 if end {
-                    let dest = dest.clone();
-                    let md5 = joined(
-                        tokio::task::spawn_blocking(move || {
-                            up.write(&chunks)?;
-                            up.finish(&dest)
-                        })
-                        .await,
-                    )?
-                    .map_err(DataError::Io)?;
-                    return Ok(Written { size, md5 });
+                    let (_, md5) = Busy::start(up, md5, chunks, len, Some(dest.clone()))?
+                        .wait()
+                        .await?;
+                    return Ok(Written {
+                        size,
+                        md5: md5.finalize_hex(),
+                    });
                 }
-                busy = Some(tokio::task::spawn_blocking(move || {
-                    let r = up.write(&chunks);
-                    (up, r)
-                }));
+                busy = Some(Busy::start(up, md5, chunks, len, None)?);
             }
         }
         .await;
         if result.is_err() {
             // A batch still being written may create the file: let it finish first.
-            if let Some(task) = busy {
-                let _ = task.await;
+            if let Some(b) = busy {
+                let _ = b.wait().await;
             }
             let _ = tokio::fs::remove_file(&tmp).await;
         }
@@ -393,6 +461,51 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_large_writes_hash_and_store_every_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = std::sync::Arc::new(FileStore::open(dir.path()).expect("open"));
+        // Sizes around the batch and hub thresholds, in chunks of odd sizes.
+        let sizes = [
+            3 * WRITE_BATCH + 777,
+            WRITE_BATCH,
+            WRITE_BATCH - 1,
+            HUB_MIN + 65,
+            HUB_MIN - 1,
+            2 * WRITE_BATCH + 63,
+        ];
+        let tasks: Vec<_> = sizes
+            .into_iter()
+            .enumerate()
+            .map(|(i, size)| {
+                let file = file.clone();
+                tokio::spawn(async move {
+                    let data: Vec<u8> = (0..size)
+                        .map(|j| (j * 7 + i * 13 + j / 251) as u8)
+                        .collect();
+                    let data = Bytes::from(data);
+                    let chunk = 1000 + i * 4099;
+                    let parts: Vec<io::Result<Bytes>> = (0..size)
+                        .step_by(chunk)
+                        .map(|at| Ok(data.slice(at..(at + chunk).min(size))))
+                        .collect();
+                    let key = format!("big{i}");
+                    let w = file
+                        .put(&key, Box::pin(futures_util::stream::iter(parts)), u64::MAX)
+                        .await
+                        .expect("put");
+                    assert_eq!(w.size, size as u64);
+                    assert_eq!(w.md5, hex::encode(md5::Md5::digest(&data)), "object {i}");
+                    let back = collect(file.get(&key, 0, None).await.expect("get")).await;
+                    assert!(back == data, "object {i} read back differs");
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
     }
 
     #[tokio::test]
