@@ -220,6 +220,28 @@ ok "the volume is available again" wait_volume "$VID" available
 ok "the guest sees the disk go (console: disk removed: ${DISK:-?})" console_wait "$SID" "^disk removed: ${DISK:-?}\$"
 ok "the same qemu process after the unplug" same_pid "$SID" "$PID3"
 
+# ------------------------------------------------------------------ shelve / unshelve
+ok "server shelve" openstack server shelve "$SID"
+ok "SHELVED_OFFLOADED" wait_status "$SID" SHELVED_OFFLOADED
+ok "no qemu process after the offload" no_qemu "$SID"
+ok "no instance directory after the offload" test ! -e "$INST/$SID"
+eventually_json "image list --name $S-shelved: one active image" 60 \
+  'len(d) == 1 and d[0]["Status"] == "active"' openstack image list --name "$S-shelved" -f json
+SHID=$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d[0]["ID"] if d else "")')
+export SHID KID RID
+expect_json "the shelved image: the root disk as qcow2, with the server image's kernel_id and ramdisk_id" \
+  'd["disk_format"] == "qcow2" and d["size"] > 0 and E["KID"] in str(d["properties"]) and E["RID"] in str(d["properties"])' \
+  openstack image show "$SHID" -f json
+ok "server unshelve" openstack server unshelve "$SID"
+ok "ACTIVE after unshelve" wait_status "$SID" ACTIVE
+ok "console: the guest booted again" console_wait "$SID" "^$MARKER\$"
+expect_json "the instance directory: an overlay on the shelved image" \
+  'd["format"] == "qcow2" and d["backing-filename"].endswith(E["SHID"])' \
+  qemu-img info -U --output=json "$INST/$SID/disk"
+ok "a qemu process runs the unshelved server" qemu_pid "$SID"
+PID3=$OUT
+expect_fail "the shelved image is deleted after unshelve" openstack image show "$SHID"
+
 # ------------------------------------------------------------------ boot from volume
 BV="$P-boot"
 ok "volume create --image (the guest's disk image)" \
