@@ -26,7 +26,7 @@ pub(super) async fn container(
     let q = query_map(req.uri().query());
     let h = req.headers().clone();
     check_container_name(&cname)?;
-    let existing = app.store.container_get(&account, &cname).await?;
+    let existing = app.container_get(&account, &cname).await?;
     match method {
         Method::PUT => {
             app.authorize(&ctx, &account, Op::Owner, None)?;
@@ -48,10 +48,7 @@ pub(super) async fn container(
                 return staticweb::render(&app, &c, site, &h, head).await;
             }
             app.authorize(&ctx, &account, Op::List, Some(&c.meta))?;
-            let stats = app
-                .store
-                .container_stats(&account, &cname, crate::app::now_us())
-                .await?;
+            let stats = app.container_stats(&c).await?;
             let mut headers = vec![
                 ("x-container-object-count".into(), stats.count.to_string()),
                 ("x-container-bytes-used".into(), stats.bytes.to_string()),

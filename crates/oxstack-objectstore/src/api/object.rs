@@ -23,9 +23,9 @@ use super::{
 use crate::app::meta::{bad, check_object_name, new_object, not_found};
 use crate::app::objects::{Copied, UNPROCESSABLE, parse_copy_path};
 use crate::app::time::x_timestamp;
-use crate::app::{App, Op, once};
+use crate::app::{App, Op, now_us, once};
 use crate::data::ByteStream;
-use crate::store::{Container, Object};
+use crate::store::Object;
 
 /// Turns the logic layer's marked 400 into Swift's 422 page.
 pub(super) async fn object(
@@ -60,7 +60,7 @@ async fn object_inner(
     let (parts, body) = req.into_parts();
     let h = parts.headers;
     check_object_name(&oname)?;
-    let c = app.store.container_get(&account, &cname).await?;
+    let c = app.container_get(&account, &cname).await?;
     if method == Method::POST
         && hdr(&h, "content-type").is_some_and(|t| t.starts_with("multipart/form-data"))
     {
@@ -129,7 +129,7 @@ async fn object_inner(
             if q.get("multipart-manifest").is_some_and(|v| v == "put") {
                 return large::slo_put(&app, &account, &c, &oname, &ph, body).await;
             }
-            let new = new_object(&app.config, &ph, &oname, None, crate::app::now_us())?;
+            let new = new_object(&app.config, &ph, &oname, None, now_us())?;
             let (o, _) = app
                 .object_store(
                     &account,
@@ -157,7 +157,7 @@ async fn object_inner(
             let da = hdr(&h, "destination-account")
                 .map(str::to_string)
                 .unwrap_or_else(|| account.clone());
-            let dcont = app.store.container_get(&da, &dc).await?;
+            let dcont = app.container_get(&da, &dc).await?;
             app.authorize(&ctx, &da, Op::ObjectWrite, dcont.as_ref().map(|c| &c.meta))?;
             let dcont = dcont.ok_or_else(not_found)?;
             let copied = app
@@ -182,7 +182,8 @@ async fn object_inner(
             {
                 return large::slo_delete(&app, &account, o, &h).await;
             }
-            delete_object(&app, &account, &c, &oname, o).await
+            app.object_delete_versioned(&account, &c, &oname, o).await?;
+            Ok(empty(StatusCode::NO_CONTENT, vec![]))
         }
         _ => Err(method_not_allowed()),
     }
@@ -192,17 +193,6 @@ fn length_required() -> Response {
     let mut r = empty(StatusCode::LENGTH_REQUIRED, vec![]);
     *r.body_mut() = Body::from("Length Required");
     r
-}
-
-async fn delete_object(
-    app: &Arc<App>,
-    account: &str,
-    c: &Container,
-    name: &str,
-    o: Option<Object>,
-) -> Result<Response> {
-    app.object_delete_versioned(account, c, name, o).await?;
-    Ok(empty(StatusCode::NO_CONTENT, vec![]))
 }
 
 const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -5,7 +5,7 @@ use oxstack_common::{Error, Result};
 
 use crate::app::meta::{self, CONTAINER_SYS, Headers, not_found};
 use crate::app::{App, now_us};
-use crate::store::{Container, ContainerDelete, ListQuery, ObjectEntry};
+use crate::store::{Container, ContainerDelete, ListQuery, ObjectEntry, Stats};
 
 /// A listing entry: an item, or a `subdir` standing for every name under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,19 @@ pub fn subdir_of(name: &str, prefix_len: usize, delimiter: &str) -> Option<Strin
 }
 
 impl App {
+    /// A container, if it exists.
+    pub async fn container_get(&self, account: &str, name: &str) -> Result<Option<Container>> {
+        Ok(self.store.container_get(account, name).await?)
+    }
+
+    /// A container's object count and bytes (expired objects not counted).
+    pub async fn container_stats(&self, c: &Container) -> Result<Stats> {
+        Ok(self
+            .store
+            .container_stats(&c.account, &c.name, now_us())
+            .await?)
+    }
+
     /// A container PUT: creates it (true) or updates its metadata (false).
     pub async fn container_put(
         &self,

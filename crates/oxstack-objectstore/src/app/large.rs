@@ -236,18 +236,7 @@ impl App {
         let (key, _) = self
             .write_data(once(Bytes::from(manifest)), MANIFEST_READ_LIMIT as u64)
             .await?;
-        let o = Object {
-            account: account.to_string(),
-            container: c.name.clone(),
-            name: name.to_string(),
-            size: total,
-            etag: slo_etag,
-            content_type: new.content_type,
-            created_at: now,
-            delete_at: new.delete_at,
-            data_key: key,
-            meta: new.meta,
-        };
+        let o = new.into_object(c, name, key, total, slo_etag, now);
         self.object_put_versioned(c, &o, existing).await?;
         Ok(o)
     }

@@ -6,7 +6,7 @@ use oxstack_common::{Error, Result};
 
 use crate::ObjectStoreConfig;
 use crate::app::expiry;
-use crate::store::{Meta, Object};
+use crate::store::{Container, Meta, Object};
 
 /// A request's headers as plain pairs: lower-case names in the order they came, and the
 /// value when it is visible ASCII (`None` otherwise).
@@ -206,6 +206,33 @@ pub struct NewObject {
     pub content_type: String,
     /// Microseconds since the epoch.
     pub delete_at: Option<i64>,
+}
+
+impl NewObject {
+    /// The row of an object with these attributes whose data (`size` bytes, `etag`) was
+    /// written to `data_key`, stored in `c` as `name` at `now`.
+    pub fn into_object(
+        self,
+        c: &Container,
+        name: &str,
+        data_key: String,
+        size: i64,
+        etag: String,
+        now: i64,
+    ) -> Object {
+        Object {
+            account: c.account.clone(),
+            container: c.name.clone(),
+            name: name.to_string(),
+            size,
+            etag,
+            content_type: self.content_type,
+            created_at: now,
+            delete_at: self.delete_at,
+            data_key,
+            meta: self.meta,
+        }
+    }
 }
 
 /// The attributes of an object written now under `name`: `base`'s user and system

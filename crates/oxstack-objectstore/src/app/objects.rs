@@ -84,18 +84,7 @@ impl App {
             self.drop_data(&key).await;
             return Err(unprocessable());
         }
-        let o = Object {
-            account: account.to_string(),
-            container: c.name.clone(),
-            name: name.to_string(),
-            size: w.size as i64,
-            etag: w.md5,
-            content_type: new.content_type,
-            created_at: now,
-            delete_at: new.delete_at,
-            data_key: key,
-            meta: new.meta,
-        };
+        let o = new.into_object(c, name, key, w.size as i64, w.md5, now);
         let old = self.object_put_versioned(c, &o, existing).await?;
         Ok((o, old))
     }
