@@ -1,9 +1,11 @@
 //! The object storage service: Swift v1, wire-compatible, on a durable on-disk store.
 //!
-//! Layers: [`api`] (HTTP: routes, parsing, rendering, Swift's middleware behaviours) →
-//! [`app`] (accounts, containers, objects, large objects, authorization as keystoneauth
-//! decides it) → [`store`] (the listing database) and [`data`] (object bytes behind the
-//! [`data::DataStore`] seam). Depends on `oxstack-common` only.
+//! Layers: [`api`] (HTTP: routes, parsing, rendering; one file per area, Swift's
+//! middleware behaviours included) → [`app`] (Swift's rules on plain types: accounts,
+//! containers, objects, quotas, versioning, large objects, bulk, temp URLs and form POST,
+//! static web, expiry, authorization as keystoneauth decides it) → [`store`] (the listing
+//! database) and [`data`] (object bytes behind the [`data::DataStore`] seam). Depends on
+//! `oxstack-common` only.
 
 pub mod acl;
 pub mod api;

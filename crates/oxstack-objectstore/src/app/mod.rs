@@ -1,5 +1,21 @@
-//! The service's rules: who may do what (keystoneauth), object writes and reads over the
-//! data store, large-object assembly and the expirer.
+//! The service's rules, free of HTTP: who may do what (keystoneauth), object writes and
+//! reads over the data store, and Swift's middleware behaviours as plain functions and
+//! [`App`] methods, one module each.
+
+pub mod accounts;
+pub mod bulk;
+pub mod containers;
+pub mod expiry;
+pub mod formpost;
+pub mod large;
+pub mod meta;
+pub mod objects;
+pub mod quota;
+pub mod staticweb;
+pub mod tar;
+pub mod tempurl;
+pub mod time;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -12,7 +28,7 @@ use oxstack_common::{Error, Result};
 use crate::ObjectStoreConfig;
 use crate::acl::Acl;
 use crate::data::{ByteStream, DataError, DataStore, Written};
-use crate::store::{ListQuery, Meta, Object, Store};
+use crate::store::{Meta, Object, Store};
 
 /// The application state shared by every handler.
 #[derive(Debug)]
@@ -33,13 +49,7 @@ pub enum Op {
     ObjectWrite,
 }
 
-/// Microseconds since the epoch.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub use time::now_us;
 
 /// One piece of an object's content: a data key and its length.
 #[derive(Debug, Clone)]
@@ -160,83 +170,7 @@ impl App {
             .store
             .object_get(account, container, name)
             .await?
-            .filter(|o| o.delete_at.is_none_or(|d| d > now)))
-    }
-
-    /// Reads all of a (small) object's own data.
-    pub async fn read_all(&self, key: &str, limit: usize) -> Result<Vec<u8>> {
-        let mut s = self
-            .data
-            .get(key, 0, None)
-            .await
-            .map_err(|e| Error::internal("object data", e))?;
-        let mut out = Vec::new();
-        while let Some(c) = s.next().await {
-            out.extend_from_slice(&c.map_err(|e| Error::internal("object data", e))?);
-            if out.len() > limit {
-                return Err(Error::internal("object data", "manifest too large"));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The pieces an object's content is made of: itself, or the segments of a large object.
-    pub async fn parts(&self, o: &Object) -> Result<Vec<Part>> {
-        if o.meta.contains_key("x-static-large-object") {
-            let manifest = self.read_all(&o.data_key, 16 << 20).await?;
-            let segs: Vec<serde_json::Value> = serde_json::from_slice(&manifest)
-                .map_err(|e| Error::internal("slo manifest", e))?;
-            let mut out = Vec::new();
-            for s in segs {
-                let path = s["name"].as_str().unwrap_or_default();
-                let (c, n) = path
-                    .trim_start_matches('/')
-                    .split_once('/')
-                    .unwrap_or_default();
-                let seg = self
-                    .object_live(&o.account, c, n)
-                    .await?
-                    .ok_or_else(|| Error::conflict("A segment of this large object is gone."))?;
-                out.push(Part {
-                    key: seg.data_key,
-                    size: seg.size as u64,
-                });
-            }
-            return Ok(out);
-        }
-        if let Some(m) = o.meta.get("x-object-manifest") {
-            let (c, prefix) = m.split_once('/').unwrap_or((m.as_str(), ""));
-            let segs = self.dlo_segments(&o.account, c, prefix).await?;
-            return Ok(segs
-                .into_iter()
-                .map(|s| Part {
-                    key: s.data_key,
-                    size: s.size as u64,
-                })
-                .collect());
-        }
-        Ok(vec![Part {
-            key: o.data_key.clone(),
-            size: o.size as u64,
-        }])
-    }
-
-    /// A dynamic large object's segments: the container's objects under the prefix.
-    pub async fn dlo_segments(
-        &self,
-        account: &str,
-        container: &str,
-        prefix: &str,
-    ) -> Result<Vec<Object>> {
-        let q = ListQuery {
-            prefix: Some(prefix.to_string()),
-            limit: self.config.container_listing_limit,
-            ..Default::default()
-        };
-        Ok(self
-            .store
-            .object_list(account, container, &q, now_us())
-            .await?)
+            .filter(|o| expiry::is_live(o, now)))
     }
 
     /// A stream of `len` bytes from `start` over the concatenation of `parts`.
@@ -304,23 +238,6 @@ impl App {
             tracing::warn!(missing, "listing entries whose object data is missing");
         }
         Ok(removed)
-    }
-
-    /// Deletes expired objects (rows, then data).
-    pub async fn expire_once(&self) -> Result<usize> {
-        let expired = self.store.object_list_expired(now_us(), 1000).await?;
-        let n = expired.len();
-        for o in expired {
-            if self
-                .store
-                .object_delete(&o.account, &o.container, &o.name)
-                .await?
-                .is_some()
-            {
-                self.drop_data(&o.data_key).await;
-            }
-        }
-        Ok(n)
     }
 }
 
