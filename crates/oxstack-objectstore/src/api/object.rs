@@ -250,18 +250,18 @@ fn parse_ranges(v: &str, total: u64) -> Option<Result<Vec<(u64, u64)>, ()>> {
             (total.saturating_sub(n), total.saturating_sub(1))
         } else {
             let s: u64 = a.parse().ok()?;
-            let e: u64 = if b.is_empty() {
-                total.saturating_sub(1)
+            let e: Option<u64> = if b.is_empty() {
+                None
             } else {
-                b.parse().ok()?
+                Some(b.parse().ok()?)
             };
-            if e < s {
+            if e.is_some_and(|e| e < s) {
                 return None;
             }
             if s >= total {
                 continue;
             }
-            (s, e.min(total.saturating_sub(1)))
+            (s, e.map_or(total - 1, |e| e.min(total - 1)))
         };
         if total > 0 {
             out.push(range);
@@ -418,9 +418,8 @@ mod tests {
         );
         // Unsatisfiable: 416.
         assert_eq!(parse_ranges("bytes=100-150", 100), Some(Err(())));
-        // TODO-correctness: an open range from past the end is ignored here (200); Swift
-        // answers 416.
-        assert_eq!(parse_ranges("bytes=100-", 100), None);
+        assert_eq!(parse_ranges("bytes=100-", 100), Some(Err(())));
+        assert_eq!(parse_ranges("bytes=100-, 0-0", 100), Some(Ok(vec![(0, 0)])));
         assert_eq!(parse_ranges("bytes=-0", 100), Some(Err(())));
         assert_eq!(parse_ranges("bytes=0-0", 0), Some(Err(())));
         // Malformed: the header is ignored.
