@@ -177,6 +177,9 @@ pub struct ObjectEntry {
     pub etag: String,
     pub content_type: String,
     pub created_at: i64,
+    /// The object's system metadata (`x-object-sysmeta-*`: a symlink's target), which
+    /// listings show; empty for most objects.
+    pub sysmeta: Meta,
 }
 
 /// Count and bytes of a container or account.
@@ -243,7 +246,11 @@ fn object_id(account: &str, container: &str, name: &str) -> String {
 
 const OBJ_COLUMNS: &str =
     "account, container, name, size, etag, content_type, created_at, delete_at, data_key, meta";
-const ENTRY_COLUMNS: &str = "name, size, etag, content_type, created_at";
+const ENTRY_COLUMNS: &str = "name, size, etag, content_type, created_at, meta";
+
+/// The prefix of the object metadata the service keeps for itself (never shown to
+/// clients under that name).
+pub const SYSMETA_PREFIX: &str = "x-object-sysmeta-";
 
 /// The listing database.
 #[derive(Debug, Clone)]
@@ -755,7 +762,8 @@ impl Store {
     }
 
     /// A page of a container's live objects with only what a listing shows: reads and
-    /// converts half the columns of [`object_list`](Self::object_list) and parses no metadata.
+    /// converts fewer columns than [`object_list`](Self::object_list) and parses the
+    /// metadata only of objects that have system metadata (symlinks).
     pub async fn object_entries(
         &self,
         account: &str,
@@ -770,6 +778,16 @@ impl Store {
                 etag: r.try_get("etag")?,
                 content_type: r.try_get("content_type")?,
                 created_at: r.try_get("created_at")?,
+                sysmeta: {
+                    let raw: String = r.try_get("meta")?;
+                    if raw.contains(SYSMETA_PREFIX) {
+                        let mut m = meta_parse(&raw)?;
+                        m.retain(|k, _| k.starts_with(SYSMETA_PREFIX));
+                        m
+                    } else {
+                        Meta::new()
+                    }
+                },
             })
         })
         .await

@@ -605,3 +605,230 @@ async fn reopening_removes_what_a_crash_left() {
         .await;
     assert_eq!(r.text(), "keep\n");
 }
+
+#[tokio::test]
+async fn symlinks_and_crossdomain() {
+    let c = cloud().await;
+    let r = c.call("GET", "/info", None, &[], b"").await;
+    let info: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(info["symlink"]["symloop_max"], 2);
+    assert_eq!(info["symlink"]["static_links"], true);
+    assert!(info.get("crossdomain").is_some());
+    let r = c.call("GET", "/crossdomain.xml", None, &[], b"").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text()
+            .starts_with("<?xml version=\"1.0\"?>\n<!DOCTYPE cross-domain-policy")
+    );
+    assert!(
+        r.text()
+            .contains("<allow-access-from domain=\"*\" secure=\"false\" />")
+    );
+    assert!(r.text().ends_with("</cross-domain-policy>"));
+
+    let put = |path: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let path = format!("{ACCT}/{path}");
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let body = body.to_vec();
+        let c = &c;
+        async move {
+            let hs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            c.call("PUT", &path, Some(A), &hs, &body).await
+        }
+    };
+    let get = |method: &'static str, path: &str, token: &'static str| {
+        let path = format!("{ACCT}/{path}");
+        let c = &c;
+        async move { c.call(method, &path, Some(token), &[], b"").await }
+    };
+    put("c", &[], b"").await;
+    put("d", &[], b"").await;
+    assert_eq!(
+        put("c/o", &[("x-object-meta-k", "target")], b"hello")
+            .await
+            .status,
+        201
+    );
+
+    // A link: followed on GET/HEAD, itself with ?symlink=get.
+    let link = [
+        ("x-symlink-target", "c/o"),
+        ("content-type", "application/symlink"),
+    ];
+    assert_eq!(put("d/l", &link, b"").await.status, 201);
+    let r = get("GET", "d/l", A).await;
+    assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello"));
+    assert_eq!(r.h("content-location"), Some("/v1/AUTH_pa/c/o"));
+    assert_eq!(r.h("x-object-meta-k"), Some("target"));
+    assert_eq!(r.h("x-symlink-target"), None);
+    let r = get("HEAD", "d/l", A).await;
+    assert_eq!((r.status.as_u16(), r.h("content-length")), (200, Some("5")));
+    let r = get("GET", "d/l?symlink=get", A).await;
+    assert_eq!((r.status.as_u16(), r.body.len()), (200, 0));
+    assert_eq!(r.h("x-symlink-target"), Some("c/o"));
+    assert_eq!(r.h("x-symlink-target-account"), Some("AUTH_pa"));
+    assert_eq!(r.h("content-type"), Some("application/symlink"));
+    assert!(!r.headers.keys().any(|k| k.as_str().contains("sysmeta")));
+
+    // Listings show where links point.
+    let r = get("GET", "d?format=json", A).await;
+    let list: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(list[0]["name"], "l");
+    assert_eq!(list[0]["symlink_path"], "/v1/AUTH_pa/c/o");
+    assert_eq!(list[0]["content_type"], "application/symlink");
+    let r = get("GET", "c?format=json", A).await;
+    let list: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert!(list[0].get("symlink_path").is_none());
+
+    // A body, a malformed target: refused.
+    assert_eq!(put("d/x", &link, b"data").await.status, 400);
+    assert_eq!(
+        put("d/x", &[("x-symlink-target", "nocontainer")], b"")
+            .await
+            .status,
+        412
+    );
+
+    // POST changes the link's metadata and points at the target; COPY copies the target
+    // unless ?symlink=get.
+    let r = c
+        .call(
+            "POST",
+            &format!("{ACCT}/d/l"),
+            Some(A),
+            &[("x-object-meta-m", "1")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 307);
+    assert_eq!(r.h("location"), Some("/v1/AUTH_pa/c/o"));
+    let r = get("HEAD", "d/l?symlink=get", A).await;
+    assert_eq!(
+        (r.h("x-object-meta-m"), r.h("x-symlink-target")),
+        (Some("1"), Some("c/o"))
+    );
+    assert_eq!(get("HEAD", "c/o", A).await.h("x-object-meta-m"), None);
+    let copy = |path: &str, dest: &'static str| {
+        let path = format!("{ACCT}/{path}");
+        let c = &c;
+        async move {
+            c.call("COPY", &path, Some(A), &[("destination", dest)], b"")
+                .await
+        }
+    };
+    assert_eq!(copy("d/l", "d/copy").await.status, 201);
+    let r = get("GET", "d/copy?symlink=get", A).await;
+    assert_eq!(
+        (r.text().as_str(), r.h("x-symlink-target")),
+        ("hello", None)
+    );
+    assert_eq!(copy("d/l?symlink=get", "d/l2").await.status, 201);
+    let r = get("GET", "d/l2?symlink=get", A).await;
+    assert_eq!(r.h("x-symlink-target"), Some("c/o"));
+    assert_eq!(get("GET", "d/l2", A).await.text(), "hello");
+
+    // Links to links: two are followed, three are too many.
+    assert_eq!(
+        put("d/l3", &[("x-symlink-target", "d/l2")], b"")
+            .await
+            .status,
+        201
+    );
+    assert_eq!(get("GET", "d/l3", A).await.text(), "hello");
+    assert_eq!(
+        put("d/l4", &[("x-symlink-target", "d/l3")], b"")
+            .await
+            .status,
+        201
+    );
+    let r = get("GET", "d/l4", A).await;
+    assert_eq!(r.status, 409);
+    assert!(r.text().contains("Too many levels of symbolic links"));
+
+    // Broken links: 404 when followed, the link itself still there; DELETE removes the
+    // link only.
+    assert_eq!(
+        put("d/broken", &[("x-symlink-target", "c/missing")], b"")
+            .await
+            .status,
+        201
+    );
+    assert_eq!(get("GET", "d/broken", A).await.status, 404);
+    assert_eq!(get("HEAD", "d/broken?symlink=get", A).await.status, 200);
+    assert_eq!(get("DELETE", "d/l2", A).await.status, 204);
+    assert_eq!(get("GET", "c/o", A).await.text(), "hello");
+    assert_eq!(get("DELETE", "c/o", A).await.status, 204);
+    assert_eq!(get("GET", "d/l", A).await.status, 404);
+
+    // Static links: the target must exist with the ETag given.
+    put("c/s", &[], b"static").await;
+    let etag = get("HEAD", "c/s", A)
+        .await
+        .h("etag")
+        .expect("etag")
+        .to_string();
+    let r = put(
+        "d/st",
+        &[
+            ("x-symlink-target", "c/s"),
+            ("x-symlink-target-etag", "0123"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    let r = put(
+        "d/st",
+        &[
+            ("x-symlink-target", "c/nothing"),
+            ("x-symlink-target-etag", &etag),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    let r = put(
+        "d/st",
+        &[
+            ("x-symlink-target", "c/s"),
+            ("x-symlink-target-etag", &etag),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(get("GET", "d/st", A).await.text(), "static");
+    let r = get("GET", "d?format=json&prefix=st", A).await;
+    let list: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(
+        (
+            list[0]["symlink_etag"].as_str(),
+            list[0]["symlink_bytes"].as_i64()
+        ),
+        (Some(etag.as_str()), Some(6))
+    );
+    put("c/s", &[], b"changed").await;
+    assert_eq!(get("GET", "d/st", A).await.status, 409);
+
+    // Following a link needs read access to the target's container too.
+    let r = c
+        .call(
+            "POST",
+            &format!("{ACCT}/d"),
+            Some(A),
+            &[("x-container-read", "pb:ub")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    put("c/o", &[], b"again").await;
+    assert_eq!(get("GET", "d/l", A).await.text(), "again");
+    assert_eq!(get("GET", "d/l?symlink=get", B).await.status, 200);
+    assert_eq!(get("GET", "d/l", B).await.status, 403);
+}

@@ -12,6 +12,7 @@ use oxstack_common::{Error, Result};
 use super::{body_unless, empty, hdr, with_headers};
 use crate::app::containers::Listed;
 use crate::app::meta::bad;
+use crate::app::symlink;
 use crate::app::time::iso_date;
 use crate::store::{Container, ListQuery, ObjectEntry, Stats};
 
@@ -187,6 +188,14 @@ pub(super) fn container_listing(
             hash: &'a str,
             last_modified: String,
             name: &'a str,
+            // A symlink's target (`/v1/{account}/{container}/{object}`), and a static
+            // link's ETag and size, as Swift's symlink middleware adds them.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            symlink_bytes: Option<i64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            symlink_etag: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            symlink_path: Option<String>,
         },
         Subdir {
             subdir: &'a str,
@@ -207,13 +216,20 @@ pub(super) fn container_listing(
             let items: Vec<Item> = entries
                 .iter()
                 .map(|e| match e {
-                    Listed::Item(o) => Item::Object {
-                        bytes: o.size,
-                        content_type: &o.content_type,
-                        hash: &o.etag,
-                        last_modified: iso_date(o.created_at),
-                        name: &o.name,
-                    },
+                    Listed::Item(o) => {
+                        let link = symlink::target_in(&o.sysmeta, &c.account);
+                        Item::Object {
+                            bytes: o.size,
+                            content_type: &o.content_type,
+                            hash: &o.etag,
+                            last_modified: iso_date(o.created_at),
+                            name: &o.name,
+                            symlink_bytes: link.as_ref().and_then(|t| t.bytes),
+                            symlink_etag: link.as_ref().and_then(|t| t.etag.clone()),
+                            symlink_path: link
+                                .map(|t| super::object_path(&t.account, &t.container, &t.object)),
+                        }
+                    }
                     Listed::Subdir(sub) => Item::Subdir { subdir: sub },
                 })
                 .collect();

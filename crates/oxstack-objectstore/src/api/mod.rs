@@ -1,9 +1,9 @@
 //! The Swift v1 HTTP API: `/info`, `/healthcheck` and `/v1/{account}[/{container}[/{object}]]`
 //! with every method Swift answers (including `COPY`), plus the behaviours Swift puts in
 //! middleware: temp URLs, form POST, bulk delete and archive extraction, large objects
-//! (SLO, DLO) and static web. Each handler parses the request, calls the [`App`] (which
-//! holds Swift's rules) and renders; this module holds the routes and what the handlers
-//! share.
+//! (SLO, DLO), static web, symlinks and the cross-domain policy (`/crossdomain.xml`).
+//! Each handler parses the request, calls the [`App`] (which holds Swift's rules) and
+//! renders; this module holds the routes and what the handlers share.
 
 mod account;
 mod bulk;
@@ -32,7 +32,7 @@ use serde_json::json;
 use crate::app::meta::{Headers, bad};
 use crate::app::{App, now_us};
 use crate::data::ByteStream;
-use crate::store::Meta;
+use crate::store::{Meta, SYSMETA_PREFIX};
 
 type AppState = State<Arc<App>>;
 
@@ -40,6 +40,7 @@ type AppState = State<Arc<App>>;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/info", get(info))
+        .route("/crossdomain.xml", get(crossdomain))
         .route(
             "/healthcheck",
             get(|| async { text_response(StatusCode::OK, "OK") }),
@@ -135,8 +136,30 @@ fn method_not_allowed() -> Error {
     Error::new(ErrorKind::MethodNotAllowed, "Method not allowed.")
 }
 
+/// Stored metadata as response headers; system metadata stays inside.
 fn meta_headers(meta: &Meta) -> Vec<(String, String)> {
-    meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    meta.iter()
+        .filter(|(k, _)| !k.starts_with(SYSMETA_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// What a path segment keeps unencoded in headers that name objects.
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `/v1/{account}/{container}/{object}`, percent-encoded (`Content-Location`, `Location`).
+fn object_path(account: &str, container: &str, object: &str) -> String {
+    format!(
+        "/v1/{}/{}/{}",
+        percent_encoding::utf8_percent_encode(account, PATH),
+        percent_encoding::utf8_percent_encode(container, PATH),
+        percent_encoding::utf8_percent_encode(object, PATH)
+    )
 }
 
 /// A request body as a byte stream.
@@ -209,11 +232,36 @@ async fn info(State(app): AppState) -> Response {
         "account_quotas": {},
         "container_quotas": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
+        "symlink": {"symloop_max": crate::app::symlink::SYMLOOP_MAX, "static_links": true},
+        "crossdomain": {},
     });
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
         body.to_string(),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------- crossdomain
+
+/// The policy Swift's `crossdomain` middleware serves by default: any domain, over HTTP
+/// as well as HTTPS.
+const CROSSDOMAIN_POLICY: &str = concat!(
+    "<?xml version=\"1.0\"?>\n",
+    "<!DOCTYPE cross-domain-policy SYSTEM ",
+    "\"http://www.adobe.com/xml/dtds/cross-domain-policy.dtd\" >\n",
+    "<cross-domain-policy>\n",
+    "<allow-access-from domain=\"*\" secure=\"false\" />\n",
+    "</cross-domain-policy>"
+);
+
+/// `GET /crossdomain.xml`: the cross-domain policy Flash and Silverlight clients ask for.
+async fn crossdomain() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/xml; charset=UTF-8")],
+        CROSSDOMAIN_POLICY,
     )
         .into_response()
 }

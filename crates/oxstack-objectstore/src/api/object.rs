@@ -1,6 +1,8 @@
 //! `/v1/{account}/{container}/{object}`: GET and HEAD (conditional and range requests over
 //! plain and large objects), PUT (also `X-Copy-From`), COPY, POST (metadata) and DELETE
-//! (with versioning). Temp URLs, form POSTs and SLO manifests are dispatched from here.
+//! (with versioning). Temp URLs, form POSTs and SLO manifests are dispatched from here, and
+//! symlinks are made (PUT with `X-Symlink-Target`) and followed on reads and copies
+//! (unless `?symlink=get`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,11 +19,12 @@ use oxstack_common::error::ErrorKind;
 use oxstack_common::{Error, Result};
 
 use super::{
-    AppState, body_stream, body_unless, empty, formpost, hdr, http_date, large, meta_headers,
-    method_not_allowed, plain_headers, query_map, tempurl, with_headers,
+    AppState, PATH, body_stream, body_unless, empty, formpost, hdr, http_date, large, meta_headers,
+    method_not_allowed, object_path, plain_headers, query_map, tempurl, with_headers,
 };
 use crate::app::meta::{bad, check_object_name, new_object, not_found};
 use crate::app::objects::{Copied, UNPROCESSABLE, parse_copy_path};
+use crate::app::symlink;
 use crate::app::time::x_timestamp;
 use crate::app::{App, Op, now_us, once};
 use crate::data::ByteStream;
@@ -85,13 +88,29 @@ async fn object_inner(
     }
     let c = c.ok_or_else(not_found)?;
     let ph = plain_headers(&h);
+    let link_itself = q.get("symlink").is_some_and(|v| v == "get");
     match method {
         Method::GET | Method::HEAD => {
             let o = app
                 .object_live(&account, &cname, &oname)
                 .await?
                 .ok_or_else(not_found)?;
-            let mut resp = object_get(&app, &o, &h, &q, method == Method::HEAD).await?;
+            let head = method == Method::HEAD;
+            let mut resp = match symlink::target_of(&o) {
+                Some(t) if link_itself => {
+                    let mut r = object_get(&app, &o, &h, &q, head).await?;
+                    add_headers(&mut r, symlink::link_headers(&t));
+                    r
+                }
+                Some(_) => {
+                    let target = app.symlink_follow(&ctx, o).await?;
+                    let mut r = object_get(&app, &target, &h, &q, head).await?;
+                    let at = object_path(&target.account, &target.container, &target.name);
+                    add_headers(&mut r, vec![("content-location".into(), at)]);
+                    r
+                }
+                None => object_get(&app, &o, &h, &q, head).await?,
+            };
             if temp && method == Method::GET {
                 tempurl::set_disposition(&mut resp, &q, &oname);
             }
@@ -104,7 +123,13 @@ async fn object_inner(
                     .map(str::to_string)
                     .unwrap_or_else(|| account.clone());
                 let copied = app
-                    .object_copy(&ctx, (&sa, &sc, &so), (&account, &c, &oname), &ph)
+                    .object_copy(
+                        &ctx,
+                        (&sa, &sc, &so),
+                        (&account, &c, &oname),
+                        &ph,
+                        !link_itself,
+                    )
                     .await?;
                 return Ok(copy_response(&copied, (&sa, &sc, &so), &account));
             }
@@ -119,6 +144,23 @@ async fn object_inner(
                 hdr(&h, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
             if len.is_none() && !chunked {
                 return Ok(length_required());
+            }
+            if let Some(t) = symlink::requested(&ph, &account)? {
+                let has_body = match len {
+                    Some(n) => n > 0,
+                    None => !body_is_empty(body).await?,
+                };
+                if has_body {
+                    return Err(bad("Symlink requests require a zero byte body"));
+                }
+                let o = app.symlink_create(&ctx, &c, &oname, &ph, t).await?;
+                return Ok(empty(
+                    StatusCode::CREATED,
+                    vec![
+                        ("etag".into(), o.etag.clone()),
+                        ("last-modified".into(), http_date(o.created_at)),
+                    ],
+                ));
             }
             if len.is_some_and(|l| l > app.config.max_file_size) {
                 return Err(Error::new(
@@ -161,7 +203,13 @@ async fn object_inner(
             app.authorize(&ctx, &da, Op::ObjectWrite, dcont.as_ref().map(|c| &c.meta))?;
             let dcont = dcont.ok_or_else(not_found)?;
             let copied = app
-                .object_copy(&ctx, (&account, &cname, &oname), (&da, &dcont, &dobj), &ph)
+                .object_copy(
+                    &ctx,
+                    (&account, &cname, &oname),
+                    (&da, &dcont, &dobj),
+                    &ph,
+                    !link_itself,
+                )
                 .await?;
             Ok(copy_response(&copied, (&account, &cname, &oname), &da))
         }
@@ -170,8 +218,22 @@ async fn object_inner(
                 .object_live(&account, &cname, &oname)
                 .await?
                 .ok_or_else(not_found)?;
+            if ph.contains("x-symlink-target") {
+                return Err(bad("A PUT request is required to set a symlink target"));
+            }
+            let link = symlink::target_of(&o);
             app.object_update(o, &ph).await?;
-            Ok(empty(StatusCode::ACCEPTED, vec![]))
+            // Swift changes the link's own metadata and points the client at the target.
+            Ok(match link {
+                Some(t) => empty(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    vec![(
+                        "location".into(),
+                        object_path(&t.account, &t.container, &t.object),
+                    )],
+                ),
+                None => empty(StatusCode::ACCEPTED, vec![]),
+            })
         }
         Method::DELETE => {
             let o = app.object_live(&account, &cname, &oname).await?;
@@ -189,18 +251,33 @@ async fn object_inner(
     }
 }
 
+/// Whether a body (of a request without `Content-Length`) turns out empty.
+async fn body_is_empty(body: Body) -> Result<bool> {
+    let mut s = body_stream(body);
+    while let Some(c) = s.next().await {
+        if !c.map_err(|_| bad("Failed to read the body"))?.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn add_headers(r: &mut Response, headers: Vec<(String, String)>) {
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            header::HeaderValue::from_str(&v),
+        ) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+}
+
 fn length_required() -> Response {
     let mut r = empty(StatusCode::LENGTH_REQUIRED, vec![]);
     *r.body_mut() = Body::from("Length Required");
     r
 }
-
-const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// 201 for a copy from `(sa, sc, so)` into account `da`.
 fn copy_response(copied: &Copied, (sa, sc, so): (&str, &str, &str), da: &str) -> Response {

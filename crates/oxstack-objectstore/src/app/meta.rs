@@ -6,7 +6,7 @@ use oxstack_common::{Error, Result};
 
 use crate::ObjectStoreConfig;
 use crate::app::expiry;
-use crate::store::{Container, Meta, Object};
+use crate::store::{Container, Meta, Object, SYSMETA_PREFIX};
 
 /// A request's headers as plain pairs: lower-case names in the order they came, and the
 /// value when it is visible ASCII (`None` otherwise).
@@ -236,7 +236,7 @@ impl NewObject {
 }
 
 /// The attributes of an object written now under `name`: `base`'s user and system
-/// metadata (a copy's source) updated by the headers, the expiry they ask for, and the
+/// metadata (a copy's source; a link's target when the link itself is copied) updated by the headers, the expiry they ask for, and the
 /// content type given, kept from `base` or guessed from the name.
 pub fn new_object(
     config: &ObjectStoreConfig,
@@ -251,7 +251,11 @@ pub fn new_object(
         meta = b
             .meta
             .iter()
-            .filter(|(k, _)| k.starts_with("x-object-meta-") || OBJECT_SYS.contains(&k.as_str()))
+            .filter(|(k, _)| {
+                k.starts_with("x-object-meta-")
+                    || k.starts_with(SYSMETA_PREFIX)
+                    || OBJECT_SYS.contains(&k.as_str())
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
     }

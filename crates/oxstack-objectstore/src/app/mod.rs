@@ -12,6 +12,7 @@ pub mod meta;
 pub mod objects;
 pub mod quota;
 pub mod staticweb;
+pub mod symlink;
 pub mod tar;
 pub mod tempurl;
 pub mod time;

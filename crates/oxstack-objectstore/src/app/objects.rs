@@ -9,7 +9,7 @@ use oxstack_common::{Error, Result};
 use crate::app::meta::{Headers, NewObject, OBJECT_SYS, new_object, not_found};
 use crate::app::{App, Op, expiry, meta, now_us, quota};
 use crate::data::ByteStream;
-use crate::store::{Container, Meta, Object};
+use crate::store::{Container, Meta, Object, SYSMETA_PREFIX};
 
 /// 422 has no [`ErrorKind`]: it travels as a marked 400 that the API turns into a 422.
 pub fn unprocessable() -> Error {
@@ -89,14 +89,17 @@ impl App {
         Ok((o, old))
     }
 
-    /// An object POST: replaces the user metadata (system metadata stays), and sets the
+    /// An object POST: replaces the user metadata (system metadata, a link's target
+    /// included, stays), and sets the
     /// expiry and content type when the headers ask.
     pub async fn object_update(&self, mut o: Object, h: &Headers<'_>) -> Result<()> {
         let mut m: Meta = o
             .meta
             .iter()
             .filter(|(k, _)| {
-                k.as_str() == "x-static-large-object" || OBJECT_SYS.contains(&k.as_str())
+                k.as_str() == "x-static-large-object"
+                    || k.starts_with(SYSMETA_PREFIX)
+                    || OBJECT_SYS.contains(&k.as_str())
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
@@ -114,17 +117,25 @@ impl App {
 
     /// Copies `source` (which the caller must be able to read) to `dest` (which the caller
     /// has been authorized to write): a large object's content becomes one plain object;
-    /// metadata is the source's (none with `X-Fresh-Metadata`) updated by the headers.
+    /// metadata is the source's (none with `X-Fresh-Metadata`) updated by the headers. A
+    /// symlink source is followed to its target unless `follow_links` is false
+    /// (`?symlink=get`), when the link itself is copied.
     pub async fn object_copy(
         self: &Arc<Self>,
         ctx: &RequestContext,
         (sa, sc, so): (&str, &str, &str),
         (da, dc, dobj): (&str, &Container, &str),
         h: &Headers<'_>,
+        follow_links: bool,
     ) -> Result<Copied> {
         let scont = self.store.container_get(sa, sc).await?;
         self.authorize(ctx, sa, Op::ObjectRead, scont.as_ref().map(|c| &c.meta))?;
         let src = self.object_live(sa, sc, so).await?.ok_or_else(not_found)?;
+        let src = if follow_links {
+            self.symlink_follow(ctx, src).await?
+        } else {
+            src
+        };
         let parts = self.parts(&src).await?;
         let total: u64 = parts.iter().map(|p| p.size).sum();
         let body = self.stream_parts(parts, 0, total);
