@@ -270,4 +270,15 @@ ALTER TABLE compute_instance ADD memory_mb BIGINT;
 CREATE INDEX compute_instance_usage ON compute_instance (project_id, deleted, vcpus, memory_mb);
 "#,
     },
+    Migration {
+        version: 9,
+        name: "instance list order indexes",
+        // Server lists in Nova's default order (`created_at desc, id desc`) of one project,
+        // and of all projects (`all_tenants`), read a page straight from these indexes and
+        // start after the marker with a seek instead of sorting every server.
+        sql: r#"
+CREATE INDEX compute_instance_list ON compute_instance (project_id, deleted, created_at, uuid);
+CREATE INDEX compute_instance_list_all ON compute_instance (deleted, created_at, uuid);
+"#,
+    },
 ];
