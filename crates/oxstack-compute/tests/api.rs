@@ -830,3 +830,133 @@ async fn restart_keeps_servers_consistent() {
         "allocations match the servers that exist"
     );
 }
+
+#[tokio::test]
+async fn server_list_paging_sorting_and_links() {
+    let c = cloud().await;
+    c.flavor("1", 1, 512).await;
+    // Five servers of one request share their created_at: the id breaks the tie.
+    let r = c
+        .post(
+            "/v2.1/servers",
+            MEMBER,
+            json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1", "min_count": 5}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    c.server(MEMBER, "y", "1").await;
+    c.server(MEMBER, "a", "1").await;
+    let ids = |r: &Resp| -> Vec<String> {
+        r.body["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .map(|s| s["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let all = c.get("/v2.1/servers/detail", MEMBER).await;
+    assert_eq!(all.status, StatusCode::OK);
+    let all_ids = ids(&all);
+    assert_eq!(all_ids.len(), 7);
+    assert!(all.body.get("servers_links").is_none());
+    // Newest first, then the id descending among the five created together.
+    let tied: Vec<&String> = all_ids[2..].iter().collect();
+    let mut desc = tied.clone();
+    desc.sort_by(|a, b| b.cmp(a));
+    assert_eq!(tied, desc);
+
+    // Pages of two, following the next links, join to the whole list.
+    let mut path = "/v2.1/servers?limit=2".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let r = c.get(&path, MEMBER).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
+        let page = ids(&r);
+        seen.extend(page.clone());
+        let Some(next) = r.body["servers_links"][0]["href"].as_str() else {
+            assert!(page.len() < 2, "a full page links the next one");
+            break;
+        };
+        assert_eq!(r.body["servers_links"][0]["rel"], "next");
+        assert!(next.contains("limit=2"), "{next}");
+        assert!(next.ends_with(&format!("marker={}", page[1])), "{next}");
+        path = format!("/v2.1/servers?{}", next.split_once('?').expect("query").1);
+    }
+    assert_eq!(seen, all_ids);
+    // A full last page still links (Nova cannot know it is the last).
+    let r = c
+        .get(
+            &format!("/v2.1/servers?limit=1&marker={}", all_ids[5]),
+            MEMBER,
+        )
+        .await;
+    assert_eq!(ids(&r), [all_ids[6].clone()]);
+    assert!(r.body["servers_links"].is_array());
+    let r = c.get("/v2.1/servers?limit=0", MEMBER).await;
+    assert_eq!((ids(&r).len(), r.body.get("servers_links")), (0, None));
+
+    // The name regex stays exact with paging.
+    let r = c.get("/v2.1/servers?name=x-[135]&limit=2", MEMBER).await;
+    let first = ids(&r);
+    assert_eq!(first.len(), 2);
+    let r = c
+        .get(
+            &format!("/v2.1/servers?name=x-[135]&limit=2&marker={}", first[1]),
+            MEMBER,
+        )
+        .await;
+    assert_eq!(ids(&r).len(), 1);
+    assert!(r.body.get("servers_links").is_none());
+
+    // Sort keys and directions.
+    let r = c
+        .get("/v2.1/servers?sort_key=display_name&sort_dir=asc", MEMBER)
+        .await;
+    let names: Vec<&str> = r.body["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["a", "x-1", "x-2", "x-3", "x-4", "x-5", "y"]);
+    let r = c
+        .get(
+            "/v2.1/servers?sort_key=display_name&sort_key=created_at&sort_dir=desc",
+            MEMBER,
+        )
+        .await;
+    assert_eq!(r.body["servers"][0]["name"], "y");
+    assert_eq!(
+        c.get("/v2.1/servers?sort_key=host", MEMBER).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        c.get("/v2.1/servers?sort_key=host", ADMIN).await.status,
+        StatusCode::OK
+    );
+    // Ignored before 2.75 (with its direction), then invalid.
+    let r = c
+        .get("/v2.1/servers?sort_key=id&sort_dir=asc", MEMBER)
+        .await;
+    assert_eq!(ids(&r), all_ids);
+    for bad in [
+        "sort_key=nope",
+        "sort_dir=up",
+        "sort_dir=asc&sort_dir=desc",
+        "limit=x",
+        "limit=-1",
+    ] {
+        let r = c.get(&format!("/v2.1/servers?{bad}"), MEMBER).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    // Markers: unknown → 400; another project's server still positions the page (Nova).
+    let r = c.get("/v2.1/servers?marker=nope", MEMBER).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["badRequest"]["message"], "marker [nope] not found");
+    let theirs = c.server(OTHER, "z", "1").await;
+    let r = c
+        .get(&format!("/v2.1/servers?marker={theirs}"), MEMBER)
+        .await;
+    assert_eq!(ids(&r), all_ids);
+}

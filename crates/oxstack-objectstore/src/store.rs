@@ -910,22 +910,21 @@ mod tests {
         }
     }
 
+    /// The test database migrated, and a store on it.
+    async fn migrated(t: &testing::TestDb) -> (Db, Store) {
+        let db = t.db().clone();
+        db.migrate("objectstore", MIGRATIONS)
+            .await
+            .expect("migrate");
+        (db.clone(), Store::new(db))
+    }
+
     #[tokio::test]
     async fn listings_stats_and_deletes_on_every_engine() {
         for t in testing::engines().await {
             let engine = t.engine();
-            let db = t.db().clone();
-            db.migrate("objectstore", MIGRATIONS)
-                .await
-                .expect("migrate");
-            let s = Store::new(db);
-            let c = Container {
-                account: "AUTH_a".into(),
-                name: "c1".into(),
-                created_at: 1,
-                updated_at: 1,
-                meta: Meta::new(),
-            };
+            let (_, s) = migrated(&t).await;
+            let c = container("AUTH_a", "c1");
             assert!(s.container_create(&c).await.expect("create"));
             assert!(!s.container_create(&c).await.expect("again"));
             for (n, size, exp) in [
@@ -1015,11 +1014,7 @@ mod tests {
     async fn concurrent_row_writes_commit_together_and_fail_alone() {
         for t in testing::engines().await {
             let engine = t.engine();
-            let db = t.db().clone();
-            db.migrate("objectstore", MIGRATIONS)
-                .await
-                .expect("migrate");
-            let s = Store::new(db.clone());
+            let (db, s) = migrated(&t).await;
             let puts = (0..40).map(|i| {
                 let mut o = obj("c", "same", i, None);
                 o.data_key = format!("k{i}");
@@ -1125,11 +1120,7 @@ mod tests {
     async fn names_are_byte_strings_on_every_engine() {
         for t in testing::engines_with_locale().await {
             let engine = t.engine();
-            let db = t.db().clone();
-            db.migrate("objectstore", MIGRATIONS)
-                .await
-                .expect("migrate");
-            let s = Store::new(db);
+            let (_, s) = migrated(&t).await;
 
             // Accounts, containers and objects differing only in case are distinct.
             let upper = Meta::from([("x-account-meta-k".to_string(), "upper".to_string())]);

@@ -4,8 +4,8 @@
     compute_load.py create N CONC      creates N servers (CONC threads, one keep-alive
                                        connection each), then waits until all servers of
                                        the project are ACTIVE; prints one JSON line
-    compute_load.py list CALLS         times CALLS x GET /servers/detail?limit=1000 one after
-                                       another; prints one JSON line
+    compute_load.py list CALLS         times CALLS x GET /servers/detail?$LIST_QUERY (default
+                                       limit=1000) one after another; prints one JSON line
 
 Environment: NOVA (http://host:port/v2.1), TOKEN, IMAGE, FLAVOR.
 Only the standard library (http.client + threads): the client shares the machine's cores with
@@ -138,12 +138,13 @@ def create(n, conc):
 
 
 def list_detail(calls):
+    query = os.environ.get("LIST_QUERY", "limit=1000")
     c = conn()
     lat = []
     n = 0
     for _ in range(calls):
         t0 = time.monotonic()
-        st, data = call(c, "GET", "/servers/detail?limit=1000")
+        st, data = call(c, "GET", "/servers/detail?" + query)
         t1 = time.monotonic()
         if st != 200:
             raise SystemExit(f"list: {st} {data[:200]!r}")

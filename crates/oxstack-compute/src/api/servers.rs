@@ -365,14 +365,14 @@ async fn list(
             .collect()
     };
     let mut body = json!({ "servers": items });
-    if let (Some(m), Some(l)) = (&page.next_marker, page.limit) {
+    if let Some(m) = &page.next_marker {
+        // Nova's next link: the request's parameters, the marker replaced.
         let mut extra: Vec<String> = q
             .params
             .iter()
-            .filter(|(k, _)| k != "limit" && k != "marker")
+            .filter(|(k, _)| k != "marker")
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        extra.push(format!("limit={l}"));
         extra.push(format!("marker={m}"));
         body["servers_links"] = json!([{"rel": "next", "href": format!("{}?{}", app.self_link(path), extra.join("&"))}]);
     }

@@ -13,7 +13,7 @@ use super::{App, Caller, invalid, is_uuid_like, new_uuid, now};
 use crate::microversion::Version;
 use crate::model::{Fault, FlavorSnapshot, Instance, InstanceAction};
 use crate::states::{self, Allowed, NO_TASK, power, task, vm};
-use crate::store::{InstanceFilter, InstanceUpdate, NewInstance};
+use crate::store::{InstanceFilter, InstanceSort, InstanceSortKey, InstanceUpdate, NewInstance};
 
 /// A parsed `POST /servers`.
 #[derive(Debug, Clone)]
@@ -60,7 +60,100 @@ pub struct ServerList {
     pub servers: Vec<Instance>,
     /// The marker of the next page, when the page was full.
     pub next_marker: Option<String>,
-    pub limit: Option<usize>,
+}
+
+/// Nova's `[api] max_limit`: the most servers one list returns, and its default.
+const MAX_LIMIT: usize = 1000;
+
+/// Sort keys Nova accepts up to microversion 2.74 but ignores (with their direction).
+const IGNORED_SORT_KEYS: &[&str] = &[
+    "architecture",
+    "cell_name",
+    "cleaned",
+    "default_ephemeral_device",
+    "default_swap_device",
+    "deleted",
+    "deleted_at",
+    "disable_terminate",
+    "ephemeral_gb",
+    "ephemeral_key_uuid",
+    "id",
+    "key_data",
+    "launched_on",
+    "locked",
+    "memory_mb",
+    "os_type",
+    "reservation_id",
+    "root_gb",
+    "shutdown_terminate",
+    "user_data",
+    "vcpus",
+    "vm_mode",
+];
+
+/// Sort keys Nova accepts that no server here has a value for (all equal: they never
+/// decide the order).
+const CONSTANT_SORT_KEYS: &[&str] = &["kernel_id", "ramdisk_id", "root_device_name"];
+
+/// `sort_key` / `sort_dir` as Nova reads them (`common.get_sort_params`, the servers API's
+/// `remove_invalid_sort_keys`, the database's `process_sort_params`): `created_at desc` by
+/// default; directions missing at the end take the first direction; `created_at` and the
+/// id (here the uuid) are appended in the first direction unless listed.
+fn sort_params(q: &ListQuery, is_admin: bool, mv: Version) -> Result<Vec<InstanceSort>> {
+    let mut keys: Vec<&str> = q.all("sort_key").into_iter().map(str::trim).collect();
+    let mut dirs: Vec<&str> = q.all("sort_dir").into_iter().map(str::trim).collect();
+    for k in keys.clone() {
+        // `locked` is a key from 2.73; the ignored keys are invalid from 2.75.
+        let ignored = !mv.at_least(75)
+            && IGNORED_SORT_KEYS.contains(&k)
+            && !(k == "locked" && mv.at_least(73));
+        if ignored {
+            let n = keys.iter().position(|x| *x == k).unwrap_or_default();
+            if dirs.len() > n {
+                dirs.remove(n);
+            }
+            keys.remove(n);
+        } else if InstanceSortKey::from_nova(k).is_none() && !CONSTANT_SORT_KEYS.contains(&k) {
+            return Err(Error::bad_request(format!("Invalid sort_key: {k}")));
+        } else if (k == "host" || k == "node") && !is_admin {
+            return Err(Error::forbidden(format!(
+                "Only administrators can sort servers by {k}"
+            )));
+        }
+    }
+    if keys.is_empty() {
+        keys.push("created_at");
+    }
+    if dirs.is_empty() {
+        dirs.push("desc");
+    }
+    if let Some(d) = dirs.iter().find(|d| **d != "asc" && **d != "desc") {
+        return Err(Error::bad_request(format!("Invalid sort_dir: {d}")));
+    }
+    if dirs.len() > keys.len() {
+        return Err(Error::bad_request(
+            "Invalid input received: Sort direction size exceeds sort key size",
+        ));
+    }
+    let first_desc = dirs[0] == "desc";
+    let mut sort = Vec::new();
+    for (n, k) in keys.iter().enumerate() {
+        let desc = dirs.get(n).map_or(first_desc, |d| *d == "desc");
+        if let Some(key) = InstanceSortKey::from_nova(k) {
+            sort.push(InstanceSort { key, desc });
+        }
+    }
+    if !keys.contains(&"created_at") {
+        sort.push(InstanceSort {
+            key: InstanceSortKey::CreatedAt,
+            desc: first_desc,
+        });
+    }
+    sort.push(InstanceSort {
+        key: InstanceSortKey::Uuid,
+        desc: first_desc,
+    });
+    Ok(sort)
 }
 
 pub(crate) fn server_not_found(id: &str) -> Error {
@@ -705,14 +798,29 @@ impl App {
                 None => filter.vm_states = Some(Vec::new()),
             }
         }
+        // Nova's `limit`: at most, and by default, `[api] max_limit` (1000).
         let limit = match q.get("limit") {
-            None => None,
+            None => MAX_LIMIT,
             Some(l) => match l.parse::<i64>() {
-                Ok(n) if n >= 0 => Some((n as usize).min(1000)),
+                Ok(n) if n >= 0 => (n as usize).min(MAX_LIMIT),
                 _ => return Err(Error::bad_request("limit param must be an integer")),
             },
         };
-        let mut all = self.store.instance_list(&filter).await?;
+        let sort = sort_params(q, c.is_admin, mv)?;
+        filter.image_ref = q
+            .get("image")
+            .map(|s| s.rsplit('/').next().unwrap_or(s).to_string());
+        filter.reservation_id = q.get("reservation_id").map(str::to_string);
+        if mv.at_least(26) {
+            let split = |k: &str| -> Option<Vec<String>> {
+                q.get(k).map(|v| v.split(',').map(str::to_string).collect())
+            };
+            filter.tags = split("tags");
+            filter.tags_any = split("tags-any");
+            filter.not_tags = split("not-tags");
+            filter.not_tags_any = split("not-tags-any");
+        }
+        // What SQL cannot express portably is checked here, on rows read in SQL order.
         let name_re = match q.get("name") {
             Some(n) => Some(
                 regex::Regex::new(n)
@@ -721,26 +829,9 @@ impl App {
             None => None,
         };
         let want_status = q.get("status").map(str::to_ascii_uppercase);
-        let image = q
-            .get("image")
-            .map(|s| s.rsplit('/').next().unwrap_or(s).to_string());
         let flavor = q
             .get("flavor")
             .map(|s| s.rsplit('/').next().unwrap_or(s).to_string());
-        let split = |k: &str| -> Option<Vec<String>> {
-            q.get(k).map(|v| v.split(',').map(str::to_string).collect())
-        };
-        let (tags, tags_any, not_tags, not_tags_any) = if mv.at_least(26) {
-            (
-                split("tags"),
-                split("tags-any"),
-                split("not-tags"),
-                split("not-tags-any"),
-            )
-        } else {
-            (None, None, None, None)
-        };
-        let reservation = q.get("reservation_id");
         // Nova matches `ip` / `ip6` as regular expressions from the start of each fixed
         // address (Python's `re.match`).
         let ip_re = |k: &str| -> Result<Option<regex::Regex>> {
@@ -760,7 +851,7 @@ impl App {
                     || (v6 && ip6.as_ref().is_some_and(|r| r.is_match(a)))
             })
         };
-        all.retain(|i| {
+        let keep = |i: &Instance| {
             let status = if i.deleted {
                 "DELETED"
             } else {
@@ -768,126 +859,31 @@ impl App {
             };
             name_re.as_ref().is_none_or(|r| r.is_match(&i.name))
                 && want_status.as_ref().is_none_or(|s| s == status)
-                && image.as_ref().is_none_or(|im| &i.image_ref == im)
                 && flavor.as_ref().is_none_or(|f| &i.flavor.flavorid == f)
-                && reservation.is_none_or(|r| i.reservation_id == r)
-                && tags
-                    .as_ref()
-                    .is_none_or(|t| t.iter().all(|x| i.tags.contains(x)))
-                && tags_any
-                    .as_ref()
-                    .is_none_or(|t| t.iter().any(|x| i.tags.contains(x)))
-                && not_tags
-                    .as_ref()
-                    .is_none_or(|t| !t.iter().all(|x| i.tags.contains(x)))
-                && not_tags_any
-                    .as_ref()
-                    .is_none_or(|t| !t.iter().any(|x| i.tags.contains(x)))
                 && ((ip4.is_none() && ip6.is_none()) || has_ip(i))
-        });
-        // Sorting (Nova's default: created_at desc, then id desc).
-        let keys = q.all("sort_key");
-        let dirs = q.all("sort_dir");
-        if !keys.is_empty() {
-            let valid = [
-                "access_ip_v4",
-                "access_ip_v6",
-                "availability_zone",
-                "config_drive",
-                "created_at",
-                "display_description",
-                "display_name",
-                "host",
-                "hostname",
-                "image_ref",
-                "instance_type_id",
-                "kernel_id",
-                "key_name",
-                "launch_index",
-                "launched_at",
-                "locked_by",
-                "node",
-                "power_state",
-                "progress",
-                "project_id",
-                "ramdisk_id",
-                "root_device_name",
-                "task_state",
-                "terminated_at",
-                "updated_at",
-                "user_id",
-                "uuid",
-                "vm_state",
-            ];
-            for k in &keys {
-                if !valid.contains(k) {
-                    return Err(Error::bad_request(format!("Invalid sort_key: {k}")));
-                }
-            }
-            for d in &dirs {
-                if *d != "asc" && *d != "desc" {
-                    return Err(Error::bad_request(format!("Invalid sort_dir: {d}")));
-                }
-            }
-            let sv = |i: &Instance, k: &str| -> (i64, String) {
-                match k {
-                    "created_at" => (i.created_at, String::new()),
-                    "updated_at" => (i.updated_at, String::new()),
-                    "launched_at" => (i.launched_at.unwrap_or(0), String::new()),
-                    "terminated_at" => (i.terminated_at.unwrap_or(0), String::new()),
-                    "power_state" => (i.power_state, String::new()),
-                    "progress" => (i.progress, String::new()),
-                    "launch_index" => (i.launch_index, String::new()),
-                    "display_name" => (0, i.name.clone()),
-                    "display_description" => (0, i.description.clone().unwrap_or_default()),
-                    "host" => (0, i.host.clone().unwrap_or_default()),
-                    "node" => (0, i.node.clone().unwrap_or_default()),
-                    "hostname" => (0, i.hostname.clone()),
-                    "image_ref" => (0, i.image_ref.clone()),
-                    "instance_type_id" => (0, i.flavor.flavorid.clone()),
-                    "key_name" => (0, i.key_name.clone().unwrap_or_default()),
-                    "locked_by" => (0, i.locked_by.clone().unwrap_or_default()),
-                    "project_id" => (0, i.project_id.clone()),
-                    "user_id" => (0, i.user_id.clone()),
-                    "task_state" => (0, i.task_state.clone().unwrap_or_default()),
-                    "vm_state" => (0, i.vm_state.clone()),
-                    "availability_zone" => (0, i.availability_zone.clone().unwrap_or_default()),
-                    "access_ip_v4" => (0, i.access_ip_v4.clone().unwrap_or_default()),
-                    "access_ip_v6" => (0, i.access_ip_v6.clone().unwrap_or_default()),
-                    "config_drive" => (0, i.config_drive.clone()),
-                    _ => (0, i.uuid.clone()),
-                }
-            };
-            all.sort_by(|a, b| {
-                for (n, k) in keys.iter().enumerate() {
-                    let desc = dirs.get(n).or(dirs.last()).is_none_or(|d| *d == "desc");
-                    let o = sv(a, k).cmp(&sv(b, k));
-                    let o = if desc { o.reverse() } else { o };
-                    if o != std::cmp::Ordering::Equal {
-                        return o;
-                    }
-                }
-                b.uuid.cmp(&a.uuid)
-            });
-        }
-        if let Some(m) = q.get("marker") {
-            let pos = all
-                .iter()
-                .position(|i| i.uuid == m)
-                .ok_or_else(|| Error::bad_request(format!("marker [{m}] not found")))?;
-            all.drain(..=pos);
-        }
-        let mut next_marker = None;
-        if let Some(l) = limit
-            && (all.len() > l || (all.len() == l && l > 0))
-        {
-            all.truncate(l);
-            next_marker = all.last().map(|i| i.uuid.clone());
-        }
+        };
+        let residual = name_re.is_some()
+            || want_status.is_some()
+            || flavor.is_some()
+            || ip4.is_some()
+            || ip6.is_some();
+        let servers = self
+            .store
+            .instance_list_page(
+                &filter,
+                &sort,
+                q.get("marker"),
+                limit,
+                residual.then_some(&keep as &crate::store::Keep<'_>),
+            )
+            .await?;
+        // Nova links the next page whenever the page is full.
+        let next_marker = (limit > 0 && servers.len() == limit)
+            .then(|| servers.last().map(|i| i.uuid.clone()))
+            .flatten();
         Ok(ServerList {
-            servers: all,
+            servers,
             next_marker,
-            limit,
         })
     }
 

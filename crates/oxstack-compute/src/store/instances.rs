@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use super::{Arg, Result, Store, StoreError, b, bind_all, flag, marks};
 use crate::model::{Fault, FlavorSnapshot, Instance, Vif};
 
-const COLUMNS: &str = "uuid, name, description, project_id, user_id, image_ref, flavor, old_flavor, new_flavor, \
+pub(super) const COLUMNS: &str = "uuid, name, description, project_id, user_id, image_ref, flavor, old_flavor, new_flavor, \
     vm_state, task_state, power_state, host, node, availability_zone, key_name, key_data, user_data, \
     config_drive, access_ip_v4, access_ip_v6, locked_by, reservation_id, launch_index, hostname, progress, \
     security_groups, networks, network_info, launched_at, terminated_at, created_at, updated_at, deleted, \
@@ -24,7 +24,9 @@ pub struct NewInstance {
     pub group: Option<String>,
 }
 
-/// SQL-level filters of a server list; finer filters are applied by the logic layer.
+/// The filters of a server list that SQL applies exactly (equality under the column's
+/// collation, as Nova's own SQL filters); the rest (Nova's `name` regex, status, flavor,
+/// fixed IPs) are applied by the logic layer, see [`Store::instance_list_page`].
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
     pub project_id: Option<String>,
@@ -33,6 +35,16 @@ pub struct InstanceFilter {
     /// Updated at or after this time (microseconds).
     pub changes_since: Option<i64>,
     pub vm_states: Option<Vec<String>>,
+    pub image_ref: Option<String>,
+    pub reservation_id: Option<String>,
+    /// Servers with every one of these tags (Nova's `tags`).
+    pub tags: Option<Vec<String>>,
+    /// Servers with at least one of these tags (`tags-any`).
+    pub tags_any: Option<Vec<String>>,
+    /// Servers without at least one of these tags (`not-tags`).
+    pub not_tags: Option<Vec<String>>,
+    /// Servers with none of these tags (`not-tags-any`).
+    pub not_tags_any: Option<Vec<String>>,
 }
 
 /// A partial update. `expect_*` make it conditional: no row changes unless the server is in
@@ -81,7 +93,7 @@ fn flavor_parse(s: &str) -> Result<FlavorSnapshot> {
 }
 
 impl Store {
-    fn instance_from_row(r: &AnyRow) -> Result<Instance> {
+    pub(super) fn instance_from_row(r: &AnyRow) -> Result<Instance> {
         let opt_flavor = |col: &str| -> Result<Option<FlavorSnapshot>> {
             r.try_get::<Option<String>, _>(col)?
                 .as_deref()
@@ -240,7 +252,7 @@ impl Store {
         Ok(Some(i))
     }
 
-    fn filter_sql(f: &InstanceFilter) -> (String, Vec<Arg>) {
+    pub(super) fn filter_sql(f: &InstanceFilter) -> (String, Vec<Arg>) {
         let mut sql = String::from(" WHERE 1 = 1");
         let mut args = Vec::new();
         if !f.include_deleted {
@@ -266,13 +278,66 @@ impl Store {
                 args.extend(v.iter().map(|s| Arg::S(Some(s.clone()))));
             }
         }
+        if let Some(i) = &f.image_ref {
+            sql.push_str(" AND image_ref = ?");
+            args.push(Arg::S(Some(i.clone())));
+        }
+        if let Some(r) = &f.reservation_id {
+            sql.push_str(" AND reservation_id = ?");
+            args.push(Arg::S(Some(r.clone())));
+        }
+        // One correlated lookup per tag in the (instance_uuid, tag) primary key.
+        let has = |tags: &[String], args: &mut Vec<Arg>| -> String {
+            let mut t: Vec<&String> = tags.iter().collect();
+            t.sort_unstable();
+            t.dedup();
+            let parts: Vec<&str> = t
+                .iter()
+                .map(|_| {
+                    "EXISTS (SELECT 1 FROM compute_instance_tag t \
+                     WHERE t.instance_uuid = compute_instance.uuid AND t.tag = ?)"
+                })
+                .collect();
+            args.extend(t.into_iter().map(|x| Arg::S(Some(x.clone()))));
+            if parts.is_empty() {
+                "1 = 1".into()
+            } else {
+                parts.join(" AND ")
+            }
+        };
+        let any = |tags: &[String], args: &mut Vec<Arg>| -> String {
+            if tags.is_empty() {
+                return "1 = 0".into();
+            }
+            args.extend(tags.iter().map(|x| Arg::S(Some(x.clone()))));
+            format!(
+                "EXISTS (SELECT 1 FROM compute_instance_tag t \
+                 WHERE t.instance_uuid = compute_instance.uuid AND t.tag IN ({}))",
+                marks(tags.len())
+            )
+        };
+        if let Some(t) = &f.tags {
+            let c = has(t, &mut args);
+            sql.push_str(&format!(" AND ({c})"));
+        }
+        if let Some(t) = &f.tags_any {
+            let c = any(t, &mut args);
+            sql.push_str(&format!(" AND {c}"));
+        }
+        if let Some(t) = &f.not_tags {
+            let c = has(t, &mut args);
+            sql.push_str(&format!(" AND NOT ({c})"));
+        }
+        if let Some(t) = &f.not_tags_any {
+            let c = any(t, &mut args);
+            sql.push_str(&format!(" AND NOT {c}"));
+        }
         (sql, args)
     }
 
-    /// Servers matching `f`, newest first (Nova's default `created_at desc, id desc`), with
-    /// metadata and tags.
-    // TODO-performance: paging and the finer filters happen in memory above this; push them
-    // into SQL when projects hold tens of thousands of servers.
+    /// Every server matching `f`, newest first (Nova's default `created_at desc, id desc`),
+    /// with metadata and tags: for the periodic tasks and reports that need them all. The
+    /// API's paged list is [`Store::instance_list_page`].
     pub async fn instance_list(&self, f: &InstanceFilter) -> Result<Vec<Instance>> {
         let (wh, args) = Self::filter_sql(f);
         let q = self.db.query(format!(

@@ -270,4 +270,16 @@ ALTER TABLE compute_instance ADD memory_mb BIGINT;
 CREATE INDEX compute_instance_usage ON compute_instance (project_id, deleted, vcpus, memory_mb);
 "#,
     },
+    Migration {
+        version: 9,
+        name: "instance list order indexes",
+        // A project's server list in Nova's default order (`created_at desc, id desc`) reads
+        // its page straight from this index, starting after the marker with a seek instead
+        // of sorting every server. (Lists of all projects walk `compute_instance_created`; an
+        // index led by `deleted` alone would be picked by SQLite for the scheduler's
+        // count of servers per host, reading every row instead of the host index.)
+        sql: r#"
+CREATE INDEX compute_instance_list ON compute_instance (project_id, deleted, created_at, uuid);
+"#,
+    },
 ];

@@ -6,6 +6,7 @@ mod aggregates;
 mod bdms;
 mod flavors;
 mod groups;
+mod instance_list;
 mod instances;
 mod keypairs;
 pub mod migrations;
@@ -16,6 +17,7 @@ use oxstack_common::db::Db;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+pub use instance_list::{InstanceSort, InstanceSortKey, Keep};
 pub use instances::{InstanceFilter, InstanceUpdate, NewInstance};
 pub use migrations::MIGRATIONS;
 
@@ -29,6 +31,9 @@ pub enum StoreError {
     Sql(#[source] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A list's marker names no server.
+    #[error("marker [{0}] not found")]
+    MarkerNotFound(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -45,6 +50,9 @@ impl From<StoreError> for oxstack_common::Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Duplicate => oxstack_common::Error::conflict("Duplicate entry."),
+            StoreError::MarkerNotFound(m) => {
+                oxstack_common::Error::bad_request(format!("marker [{m}] not found"))
+            }
             other => oxstack_common::Error::internal("compute store", other),
         }
     }
