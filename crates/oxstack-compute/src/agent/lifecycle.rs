@@ -133,11 +133,6 @@ impl Agent {
                     ),
                 )
                 .await;
-            if result.is_err()
-                && let Err(e) = self.opts.image.image_delete(token, image_id).await
-            {
-                tracing::warn!(image = image_id, error = %error_chain(&e), "failed shelved image not deleted");
-            }
         }
         if result.is_ok() && offload {
             result = d.destroy(uuid).await.map_err(|e| e.0);

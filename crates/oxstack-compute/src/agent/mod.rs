@@ -997,8 +997,30 @@ impl Agent {
     /// two steps: `tasks.0` while the driver copies the disk (the image is `queued`), `tasks.1`
     /// while the data streams to the image service (`saving`). Each step expects the one
     /// before it (the first expects one of `from`), so a server deleted (or reset) meanwhile
-    /// keeps its new task state and the copy stops with an error.
+    /// keeps its new task state and the copy stops with an error. A failed or stopped copy
+    /// deletes the image, as Nova does.
     async fn upload_snapshot(
+        &self,
+        uuid: &str,
+        token: &str,
+        image_id: &str,
+        from: &[&str],
+        tasks: (&str, &str),
+    ) -> Result<(), String> {
+        let uploaded = self
+            .upload_snapshot_steps(uuid, token, image_id, from, tasks)
+            .await;
+        if let Err(e) = &uploaded {
+            tracing::warn!(instance = uuid, image = image_id, error = %e, "snapshot failed");
+            if let Err(d) = self.opts.image.image_delete(token, image_id).await {
+                tracing::warn!(image = image_id, error = %error_chain(&d), "failed snapshot image not deleted");
+            }
+        }
+        uploaded
+    }
+
+    /// [`Agent::upload_snapshot`]'s steps.
+    async fn upload_snapshot_steps(
         &self,
         uuid: &str,
         token: &str,
@@ -1052,12 +1074,6 @@ impl Agent {
                 (args["backup_type"].as_str(), args["rotation"].as_u64())
         {
             self.rotate_backups(token, uuid, kind, keep).await;
-        }
-        if let Err(e) = &uploaded {
-            tracing::warn!(instance = uuid, image = image_id, error = %e, "snapshot failed");
-            if let Err(d) = self.opts.image.image_delete(token, image_id).await {
-                tracing::warn!(image = image_id, error = %d, "failed snapshot image not deleted");
-            }
         }
         // Only a task of this snapshot ends here (not a `deleting` that came meanwhile).
         self.set(

@@ -15,8 +15,7 @@ use crate::model::Instance;
 use crate::states::{Allowed, NO_TASK, task, vm};
 use crate::store::InstanceUpdate;
 
-/// The system metadata key holding the snapshot image of a shelved server.
-/// The system metadata key naming a shelved server's image (Nova's).
+/// The system metadata key holding the snapshot image of a shelved server (Nova's).
 pub(crate) const SHELVED_IMAGE: &str = "shelved_image_id";
 
 /// What a rebuild answers with.
